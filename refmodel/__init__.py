@@ -1,0 +1,94 @@
+"""refmodel: the executable reference model of the Convex Workpool.
+
+A deterministic, single-threaded, event-stepped simulator with a virtual clock in which the
+Workpool's API works completely, checked against a numbered spec (``specs/``). Start with
+:class:`World`::
+
+    world = World(seed=1)
+    pool = world.pool("emails", max_parallelism=5)
+
+    @world.action()
+    async def send(ctx, args):
+        await ctx.sleep(200)
+        return "sent"
+
+    work_id = pool.enqueue_action(world.client, send, {"to": "a@example.com"})
+    world.run_until_idle()
+    assert pool.status(work_id).to_json() == {"kind": "success", "result": "sent"}
+"""
+
+from refmodel.clock import Phase
+from refmodel.errors import (
+    ConflictError,
+    EmptySchedule,
+    ForeignWorkId,
+    InvalidArgument,
+    InvalidType,
+    NotInAction,
+    PollTimeout,
+    RefmodelError,
+    StepLimitExceeded,
+    UnknownFunction,
+    UnknownScheduledId,
+    UnknownWorkId,
+    WorkEvicted,
+    WorkFailed,
+)
+from refmodel.functions import FunctionKind, FunctionRef
+from refmodel.lifecycle import State
+from refmodel.pool import (
+    PoolCtx,
+    PoolOptions,
+    PoolStatistics,
+    SeedStatus,
+    WorkId,
+    WorkInfo,
+    WorkKind,
+    Workpool,
+)
+from refmodel.runtime import ActionCtx, CallFailed, ClientCtx, MutationCtx, QueryCtx
+from refmodel.scheduler import ScheduledFunction, SchedState
+from refmodel.trace import JsonlWriter, MemoryTrace, TraceEvent
+from refmodel.world import CallHandle, Step, World
+
+__all__ = [
+    "ActionCtx",
+    "CallFailed",
+    "CallHandle",
+    "ClientCtx",
+    "ConflictError",
+    "EmptySchedule",
+    "ForeignWorkId",
+    "FunctionKind",
+    "FunctionRef",
+    "InvalidArgument",
+    "InvalidType",
+    "JsonlWriter",
+    "MemoryTrace",
+    "MutationCtx",
+    "NotInAction",
+    "Phase",
+    "PollTimeout",
+    "PoolCtx",
+    "PoolOptions",
+    "PoolStatistics",
+    "QueryCtx",
+    "RefmodelError",
+    "SchedState",
+    "ScheduledFunction",
+    "SeedStatus",
+    "State",
+    "Step",
+    "StepLimitExceeded",
+    "TraceEvent",
+    "UnknownFunction",
+    "UnknownScheduledId",
+    "UnknownWorkId",
+    "World",
+    "WorkEvicted",
+    "WorkFailed",
+    "WorkId",
+    "WorkInfo",
+    "WorkKind",
+    "Workpool",
+]

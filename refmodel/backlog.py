@@ -1,0 +1,118 @@
+"""The start queue: pending work in start order, and the one mechanism that starts it.
+
+Theory of operation. Both pools and the plain scheduler hold work that becomes *eligible* at a
+time (its enqueue instant, or a later ``run_at``) and start it into a bounded number of slots,
+first-in first-out by ``(eligibility time, enqueue order)`` (rules ORD-1, ORD-2), the instant a
+slot is free and the work is eligible (rule WC-1). Work that is eligible when it is added goes
+to a deque, which stays sorted because the clock never goes back; work due later goes to a heap.
+Taking the next item merges the two heads.
+
+Starting happens in the START phase of an instant (rule CLK-3), after every completion, timeout
+and cancel of that instant, so the choice of what starts never depends on the order in which
+same-instant events were processed. A :class:`StartQueue` keeps at most one START event armed,
+at the earliest time anything may start; stale items (canceled while pending) are skipped.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from refmodel.clock import Clock, Phase
+
+T = TypeVar("T")
+_START = int(Phase.START)
+
+
+class StartQueue(Generic[T]):
+    """Pending items in start order, started into free slots in the START phase.
+
+    Args:
+        clock: the world's clock.
+        is_live: whether a queued item is still waiting (a canceled one is skipped).
+        has_room: whether a slot is free now.
+        start: start one item now.
+    """
+
+    __slots__ = ("_armed", "_clock", "_delayed", "_has_room", "_is_live", "_ready", "_start")
+
+    def __init__(
+        self,
+        clock: Clock,
+        is_live: Callable[[T], bool],
+        has_room: Callable[[], bool],
+        start: Callable[[T], None],
+    ) -> None:
+        self._clock = clock
+        self._is_live = is_live
+        self._has_room = has_room
+        self._start = start
+        self._ready: deque[tuple[int, int, T]] = deque()
+        self._delayed: list[tuple[int, int, T]] = []
+        self._armed: int | None = None
+
+    def add(self, item: T, eligible_at: int, seq: int) -> None:
+        """Queue ``item``, eligible at ``eligible_at`` (not before now), ordered by ``seq``."""
+        now = self._clock.now
+        if eligible_at <= now:
+            self._ready.append((now, seq, item))
+            self.kick(now)
+        else:
+            heapq.heappush(self._delayed, (eligible_at, seq, item))
+            self.kick(eligible_at)
+
+    def kick(self, time: int) -> None:
+        """Make sure a START event runs at ``time`` (a slot freed, or work comes due)."""
+        armed = self._armed
+        if armed is None or time < armed:
+            self._armed = time
+            self._clock.schedule(time, _START, self._dispatch, time)
+
+    def _dispatch(self, armed_for: int) -> None:
+        if armed_for != self._armed:
+            return  # Superseded by an earlier arming, which already ran at this instant.
+        self._armed = None
+        has_room = self._has_room
+        start = self._start
+        while has_room():
+            item = self._pop()
+            if item is None:
+                break
+            start(item)
+        if has_room():
+            due = self.next_due()
+            if due is not None:
+                self.kick(due)
+
+    def _pop(self) -> T | None:
+        ready = self._ready
+        delayed = self._delayed
+        is_live = self._is_live
+        now = self._clock.now
+        while True:
+            head_r = ready[0] if ready else None
+            head_d = delayed[0] if delayed and delayed[0][0] <= now else None
+            if head_r is None and head_d is None:
+                return None
+            if head_d is None or (head_r is not None and head_r[:2] < head_d[:2]):
+                ready.popleft()
+                item = head_r[2]  # type: ignore[index]
+            else:
+                heapq.heappop(delayed)
+                item = head_d[2]
+            if is_live(item):
+                return item
+
+    def next_due(self) -> int | None:
+        """The eligibility time of the earliest live item that is not yet eligible."""
+        delayed = self._delayed
+        while delayed and not self._is_live(delayed[0][2]):
+            heapq.heappop(delayed)
+        return delayed[0][0] if delayed else None
+
+    def waiting(self) -> list[T]:
+        """The live queued items in start order (for introspection; not on the hot path)."""
+        entries = sorted([*self._ready, *self._delayed], key=lambda e: (e[0], e[1]))
+        return [item for _, _, item in entries if self._is_live(item)]

@@ -1,0 +1,558 @@
+"""The runtime: how the world runs actions, mutations and queries on the virtual clock.
+
+Theory of operation. Running a function is a :class:`Run`. An action's handler is an
+``async def`` coroutine that the runtime drives itself, without asyncio: it calls
+``coroutine.send`` and gets back the *request* the action awaited (:class:`Sleep`,
+:class:`Call`, or a pool's wait for a result). A request either answers at once, and the
+runtime sends the answer straight back in, or it leaves the run suspended until a clock event
+or another run's completion resumes it. A mutation's handler runs at its start against a
+:class:`~refmodel.store.Transaction`; its writes and its other effects (enqueues, scheduled
+functions) are buffered and applied when it commits ``duration_ms`` later, unless it conflicts
+(rule OCC-2). A query runs at once on a read-only transaction.
+
+When a run ends, its owner's ``on_done(run)`` is called with the outcome stored on the run. A
+run can be *abandoned* (timeouts and seed-profile cancels, rules TMO-2 and CAN-2): its
+coroutine is closed, its commit discarded, its buffered effects aborted, and ``on_done`` is
+never called.
+
+What user code raises becomes the run's error message. What the *model* raises is not user
+data: an exception raised from inside refmodel's own code that is not one of its deliberate
+errors propagates to whoever drives the simulation (rule EXE-4).
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any
+
+from refmodel.clock import Phase
+from refmodel.errors import (
+    ConflictError,
+    InvalidType,
+    NotInAction,
+    RefmodelError,
+)
+from refmodel.functions import FunctionDef, FunctionKind, FunctionRef
+from refmodel.lifecycle import IllegalTransition
+from refmodel.store import Transaction
+from refmodel.values import check_args, check_time, copy_json
+
+if TYPE_CHECKING:
+    from refmodel.scheduler import Scheduler
+    from refmodel.world import World
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_RESUME = int(Phase.RESUME)
+
+
+class CallFailed(RefmodelError):
+    """Raised inside an action when a function it ran (``ctx.run_mutation``,
+    ``ctx.run_query``, ``ctx.run_action``) threw; the message is that function's error."""
+
+
+class RunState(enum.Enum):
+    """Where a run is: still going, ended (with an outcome), or abandoned."""
+
+    ACTIVE = "active"
+    DONE = "done"
+    ABANDONED = "abandoned"
+
+
+class Run:
+    """One execution of one function.
+
+    Attributes:
+        fdef: the function.
+        state: ACTIVE, DONE or ABANDONED.
+        ok: after DONE, whether it returned (``True``) or threw.
+        value: after a successful DONE, the return value (a private JSON-like copy).
+        error: after a failed DONE, the error message.
+        token: whatever the owner attached (a pool's work record, a parent run, ...).
+    """
+
+    __slots__ = (
+        "args",
+        "coro",
+        "effects",
+        "error",
+        "fdef",
+        "ok",
+        "on_done",
+        "state",
+        "token",
+        "txn",
+        "value",
+        "waiting_on",
+    )
+
+    def __init__(
+        self, fdef: FunctionDef, args: dict[str, Any], on_done: Callable[[Run], None], token: Any
+    ) -> None:
+        self.fdef = fdef
+        self.args = args
+        self.on_done = on_done
+        self.token = token
+        self.state = RunState.ACTIVE
+        self.ok = False
+        self.value: Any = None
+        self.error: str | None = None
+        self.coro: Any = None
+        self.txn: Transaction | None = None
+        self.effects: list[tuple[Callable[[], None], Callable[[], None]]] = []
+        self.waiting_on: Any = None
+
+
+class _Pending:
+    """The answer of a request that suspends the run."""
+
+
+PENDING = _Pending()
+
+
+class Request:
+    """Something an action awaits. Subclasses answer through :meth:`handle`."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Request, Any, Any]:
+        return (yield self)
+
+    def handle(self, runtime: Runtime, run: Run) -> Any:
+        """Answer now with ``(value, exception)``, or return :data:`PENDING` and arrange for
+        :meth:`Runtime.resume` to be called later."""
+        raise NotImplementedError
+
+
+class Sleep(Request):
+    """``await ctx.sleep(ms)``: resume ``ms`` later."""
+
+    __slots__ = ("ms",)
+
+    def __init__(self, ms: int) -> None:
+        self.ms = ms
+
+    def handle(self, runtime: Runtime, run: Run) -> Any:
+        clock = runtime.clock
+        clock.schedule(clock.now + self.ms, _RESUME, runtime._wake, run)
+        return PENDING
+
+
+class Call(Request):
+    """``await ctx.run_mutation/run_query/run_action(...)``: run a function to its end."""
+
+    __slots__ = ("args", "fdef")
+
+    def __init__(self, fdef: FunctionDef, args: dict[str, Any]) -> None:
+        self.fdef = fdef
+        self.args = args
+
+    def handle(self, runtime: Runtime, run: Run) -> Any:
+        child = runtime.launch_call(self.fdef, self.args, on_done=runtime._child_done, token=run)
+        if child.state is RunState.DONE:
+            return _answer(child)
+        run.waiting_on = child
+        return PENDING
+
+
+def _answer(child: Run) -> tuple[Any, BaseException | None]:
+    if child.ok:
+        return child.value, None
+    return None, CallFailed(child.error or "")
+
+
+def error_message(exc: BaseException) -> str:
+    """The error message stored for an exception: ``str(exc)``, or its class name if empty."""
+    text = str(exc)
+    return text if text else type(exc).__name__
+
+
+def raised_by_model(exc: BaseException) -> bool:
+    """Whether ``exc`` is a bug of the model rather than something user code raised.
+
+    Deliberate refmodel errors (bad input, results, conflicts) are user-visible; anything else
+    whose innermost frame is refmodel's own code, and any illegal lifecycle transition, is a
+    model bug (rule EXE-4). Modules of refmodel that host user functions (the examples, the
+    declarative scenarios) set ``__refmodel_user_code__ = True`` and count as user code.
+    """
+    if isinstance(exc, IllegalTransition):
+        return True
+    if isinstance(exc, RefmodelError):
+        return False
+    tb = exc.__traceback__
+    last = None
+    while tb is not None:
+        last = tb
+        tb = tb.tb_next
+    if last is None:
+        return False
+    frame = last.tb_frame
+    if frame.f_globals.get("__refmodel_user_code__"):
+        return False  # Modules that play user functions (examples, scenarios) mark themselves.
+    return frame.f_code.co_filename.startswith(_PACKAGE_DIR)
+
+
+class Runtime:
+    """Starts, drives, commits and abandons runs for one world."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.clock = world.clock
+        self.store = world.store
+        self._calls = 0
+
+    # Launching -----------------------------------------------------------------------------
+
+    def launch(self, run: Run) -> None:
+        """Start ``run`` now. ``on_done`` may be called before this returns."""
+        kind = run.fdef.ref.kind
+        if kind is FunctionKind.ACTION:
+            self._start_action(run)
+        elif kind is FunctionKind.MUTATION:
+            self._start_mutation(run)
+        else:
+            self._run_query(run)
+
+    def launch_call(
+        self, fdef: FunctionDef, args: dict[str, Any], on_done: Callable[[Run], None], token: Any
+    ) -> Run:
+        """Start a function call that belongs to no pool, traced as ``call_*`` events."""
+        self._calls += 1
+        call_id = f"call/{self._calls}"
+        world = self.world
+        if world._tracing:
+            world._emit("call_started", None, call_id, {"fn": fdef.ref.name, "kind": fdef.ref.kind.value})
+
+        def done(run: Run) -> None:
+            if world._tracing:
+                if run.ok:
+                    world._emit("call_succeeded", None, call_id, {"fn": fdef.ref.name, "result": run.value})
+                else:
+                    world._emit("call_failed", None, call_id, {"fn": fdef.ref.name, "error": run.error})
+            on_done(run)
+
+        run = Run(fdef, args, done, token)
+        self.launch(run)
+        return run
+
+    def abandon(self, run: Run) -> None:
+        """Stop ``run`` for good: no later effect, no ``on_done`` (rules TMO-2, CAN-2)."""
+        if run.state is not RunState.ACTIVE:
+            return
+        run.state = RunState.ABANDONED
+        for _, abort in run.effects:
+            abort()
+        run.effects = []
+        coro = run.coro
+        if coro is not None:
+            try:
+                coro.close()
+            except RuntimeError:
+                pass  # The action caught GeneratorExit and kept awaiting; it is stopped anyway.
+
+    def _finish(self, run: Run, ok: bool, value: Any, error: str | None) -> None:
+        run.state = RunState.DONE
+        run.ok = ok
+        run.value = value
+        run.error = error
+        run.on_done(run)
+
+    # Actions -------------------------------------------------------------------------------
+
+    def _start_action(self, run: Run) -> None:
+        ctx = ActionCtx(self.world, run)
+        try:
+            run.coro = run.fdef.handler(ctx, run.args)
+        except Exception as exc:  # Raised before the first await.
+            if raised_by_model(exc):
+                raise
+            self._finish(run, False, None, error_message(exc))
+            return
+        self._advance(run, None, None)
+
+    def _wake(self, run: Run) -> None:
+        if run.state is RunState.ACTIVE:
+            self._advance(run, None, None)
+
+    def resume(self, run: Run, value: Any, exc: BaseException | None) -> None:
+        """Continue a suspended action with an answer (or an exception to raise in it)."""
+        if run.state is RunState.ACTIVE:
+            self._advance(run, value, exc)
+
+    def _advance(self, run: Run, value: Any, exc: BaseException | None) -> None:
+        coro = run.coro
+        while True:
+            try:
+                request = coro.send(value) if exc is None else coro.throw(exc)
+            except StopIteration as stop:
+                result = stop.value
+                if result is not None:
+                    try:
+                        result = copy_json(result, "return value")
+                    except InvalidType as bad:
+                        self._finish(run, False, None, error_message(bad))
+                        return
+                self._finish(run, True, result, None)
+                return
+            except Exception as raised:
+                if raised_by_model(raised):
+                    raise
+                self._finish(run, False, None, error_message(raised))
+                return
+            if isinstance(request, Request):
+                answer = request.handle(self, run)
+                if answer is PENDING:
+                    return
+                value, exc = answer
+            else:
+                value, exc = None, InvalidType(
+                    "an action may only await what refmodel gives it (ctx.sleep, ctx.run_*, "
+                    f"pool.poll_result, ...); it awaited {request!r}"
+                )
+
+    def _child_done(self, child: Run) -> None:
+        parent: Run = child.token
+        if parent.waiting_on is child:
+            parent.waiting_on = None
+            value, exc = _answer(child)
+            self.resume(parent, value, exc)
+
+    # Mutations and queries -----------------------------------------------------------------
+
+    def _start_mutation(self, run: Run) -> None:
+        txn = self.store.begin(self.clock.now)
+        run.txn = txn
+        ctx = MutationCtx(self.world, run, txn)
+        try:
+            result = run.fdef.handler(ctx, run.args)
+            if result is not None:
+                result = copy_json(result, "return value")
+        except Exception as exc:
+            if raised_by_model(exc):
+                raise
+            # A mutation's outcome is known at its end, whichever it is: a failing mutation
+            # also holds its slot for its whole duration.
+            self._discard(run)
+            run.error = error_message(exc)
+            self._end_mutation(run, self._fail_mutation)
+            return
+        run.value = result
+        self._end_mutation(run, self._commit)
+
+    def _end_mutation(self, run: Run, end: Callable[[Run], None]) -> None:
+        duration = run.fdef.duration_ms
+        if duration == 0:
+            end(run)
+        else:
+            clock = self.clock
+            clock.schedule(clock.now + duration, _RESUME, end, run)
+
+    def _fail_mutation(self, run: Run) -> None:
+        if run.state is RunState.ACTIVE:
+            self._finish(run, False, None, run.error)
+
+    def _commit(self, run: Run) -> None:
+        if run.state is not RunState.ACTIVE:
+            return  # Abandoned while it ran: its commit never happens (rule TMO-2).
+        txn = run.txn
+        assert txn is not None
+        world = self.world
+        clash = txn.conflict()
+        if clash is not None:
+            if world._tracing:
+                world._emit("conflict", None, None, {"fn": run.fdef.ref.name, "doc": clash})
+            self._discard(run)
+            message = (
+                f"OCC conflict: {clash!r}, read by mutation {run.fdef.ref.name!r}, was "
+                "written by another commit while it ran"
+            )
+            self._finish(run, False, None, error_message(ConflictError(message)))
+            return
+        txn.commit()
+        effects = run.effects
+        run.effects = []
+        for apply, _ in effects:
+            apply()
+        if world._tracing and (txn.writes or effects):
+            world._emit("committed", None, None, {"fn": run.fdef.ref.name, "writes": txn.writes})
+        self._finish(run, True, run.value, None)
+
+    def _discard(self, run: Run) -> None:
+        for _, abort in run.effects:
+            abort()
+        run.effects = []
+
+    def _run_query(self, run: Run) -> None:
+        txn = self.store.begin(self.clock.now, read_only=True)
+        ctx = QueryCtx(self.world, txn)
+        try:
+            result = run.fdef.handler(ctx, run.args)
+            if result is not None:
+                result = copy_json(result, "return value")
+        except Exception as exc:
+            if raised_by_model(exc):
+                raise
+            self._finish(run, False, None, error_message(exc))
+            return
+        self._finish(run, True, result, None)
+
+
+# Contexts -------------------------------------------------------------------------------------
+
+
+class SchedulerView:
+    """``ctx.scheduler``: the plain scheduler as seen from one context."""
+
+    __slots__ = ("_ctx", "_scheduler")
+
+    def __init__(self, scheduler: Scheduler, ctx: Ctx) -> None:
+        self._scheduler = scheduler
+        self._ctx = ctx
+
+    def run_after(self, delay_ms: int, fn: FunctionRef | str, args: Any = None) -> str:
+        """Schedule ``fn`` to run ``delay_ms`` from now; return its scheduled-function id."""
+        return self._scheduler.run_after(self._ctx, delay_ms, fn, args)
+
+    def run_at(self, time: int, fn: FunctionRef | str, args: Any = None) -> str:
+        """Schedule ``fn`` to run at virtual time ``time``; return its scheduled-function id."""
+        return self._scheduler.run_at(self._ctx, time, fn, args)
+
+    def cancel(self, scheduled_id: str) -> None:
+        """Cancel a pending scheduled function (no effect once it started)."""
+        self._scheduler.cancel(self._ctx, scheduled_id)
+
+
+class ClientCtx:
+    """A client outside the deployment, acting at the current virtual time (``world.client``).
+
+    Pool and scheduler calls made with it take effect at once.
+    """
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    @property
+    def now(self) -> int:
+        """The current virtual time in ms."""
+        return self.world.clock.now
+
+    @property
+    def scheduler(self) -> SchedulerView:
+        """The plain scheduler."""
+        return SchedulerView(self.world.scheduler, self)
+
+    def __repr__(self) -> str:
+        return "world.client"
+
+
+class ActionCtx:
+    """The context an action's handler receives."""
+
+    __slots__ = ("_run", "world")
+
+    def __init__(self, world: World, run: Run) -> None:
+        self.world = world
+        self._run = run
+
+    @property
+    def now(self) -> int:
+        """The current virtual time in ms."""
+        return self.world.clock.now
+
+    @property
+    def scheduler(self) -> SchedulerView:
+        """The plain scheduler; calls take effect at once."""
+        return SchedulerView(self.world.scheduler, self)
+
+    def sleep(self, ms: int) -> Sleep:
+        """Await this to let ``ms`` of virtual time pass."""
+        if type(ms) is not int or ms < 0:
+            check_time(ms, "ms")
+        return Sleep(ms)
+
+    def run_mutation(self, fn: FunctionRef | str, args: Any = None) -> Call:
+        """Await this to run a mutation and get its return value (raises CallFailed)."""
+        return self._call(fn, FunctionKind.MUTATION, args)
+
+    def run_query(self, fn: FunctionRef | str, args: Any = None) -> Call:
+        """Await this to run a query and get its return value (raises CallFailed)."""
+        return self._call(fn, FunctionKind.QUERY, args)
+
+    def run_action(self, fn: FunctionRef | str, args: Any = None) -> Call:
+        """Await this to run an action to its end and get its return value."""
+        return self._call(fn, FunctionKind.ACTION, args)
+
+    def _call(self, fn: FunctionRef | str, kind: FunctionKind, args: Any) -> Call:
+        fdef = self.world.registry.resolve(fn, kind)
+        return Call(fdef, check_args({} if args is None else args))
+
+    def __repr__(self) -> str:
+        return f"ActionCtx({self._run.fdef.ref.name!r})"
+
+
+class MutationCtx:
+    """The context a mutation's handler receives: ``db`` and a transactional scheduler."""
+
+    __slots__ = ("_run", "db", "world")
+
+    def __init__(self, world: World, run: Run, txn: Transaction) -> None:
+        self.world = world
+        self._run = run
+        self.db = txn
+
+    @property
+    def now(self) -> int:
+        """The current virtual time in ms (the mutation's start)."""
+        return self.world.clock.now
+
+    @property
+    def scheduler(self) -> SchedulerView:
+        """The plain scheduler; what is scheduled here takes effect when the mutation commits."""
+        return SchedulerView(self.world.scheduler, self)
+
+    def defer(self, apply: Callable[[], None], abort: Callable[[], None]) -> None:
+        """Buffer an effect until commit: ``apply`` runs at commit, ``abort`` if it never
+        commits (it threw, conflicted, or was abandoned)."""
+        self._run.effects.append((apply, abort))
+
+    def __repr__(self) -> str:
+        return f"MutationCtx({self._run.fdef.ref.name!r})"
+
+
+class QueryCtx:
+    """The context a query's handler receives: a read-only ``db``."""
+
+    __slots__ = ("db", "world")
+
+    def __init__(self, world: World, txn: Transaction) -> None:
+        self.world = world
+        self.db = txn
+
+    @property
+    def now(self) -> int:
+        """The current virtual time in ms."""
+        return self.world.clock.now
+
+
+Ctx = ClientCtx | ActionCtx | MutationCtx
+
+
+def require_action(ctx: Any, what: str) -> ActionCtx:
+    """Check that ``ctx`` is an action's context, for operations that await time."""
+    if not isinstance(ctx, ActionCtx):
+        raise NotInAction(
+            f"{what} waits for virtual time, so it needs an action's ctx (inside an async "
+            f"action); got {ctx!r}. Outside actions, run the world and read status instead."
+        )
+    return ctx
+
+
+def check_ctx(ctx: Any, what: str) -> Ctx:
+    """Check that ``ctx`` is a context that may enqueue or schedule."""
+    if not isinstance(ctx, ClientCtx | ActionCtx | MutationCtx):
+        raise InvalidType(
+            f"{what} needs a ctx: world.client, or the ctx an action or mutation received; "
+            f"got {ctx!r}"
+        )
+    return ctx

@@ -1,0 +1,230 @@
+"""The plain scheduler: Convex's ``ctx.scheduler`` without a pool (rules SCH-1 to SCH-3).
+
+A scheduled function is pending until its time, then in progress, then ``success``, ``failed``
+or ``canceled`` (only a pending one can be canceled; canceling one in progress has no effect,
+as in Convex). By default every due function starts at once. ``World(scheduler_concurrency=N)``
+models a deployment that runs at most N scheduled functions at a time, started FIFO by (due
+time, schedule order): this is how the seed's motivating problem, verification emails stuck
+behind a flood of scrapes, shows up in the model. Work run by pools does not count against that
+limit. From a mutation, scheduling and canceling take effect when the mutation commits.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from refmodel.backlog import StartQueue
+from refmodel.errors import InvalidArgument, UnknownScheduledId
+from refmodel.functions import FunctionDef, FunctionKind, FunctionRef
+from refmodel.runtime import Ctx, MutationCtx, Run, check_ctx
+from refmodel.values import check_args, check_int, check_time
+
+if TYPE_CHECKING:
+    from refmodel.world import World
+
+
+class SchedState(enum.Enum):
+    """The states of a scheduled function, spelled as Convex spells them."""
+
+    PENDING = "pending"
+    IN_PROGRESS = "inProgress"
+    SUCCESS = "success"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+_NEXT: dict[tuple[SchedState, str], SchedState] = {
+    (SchedState.PENDING, "start"): SchedState.IN_PROGRESS,
+    (SchedState.PENDING, "cancel"): SchedState.CANCELED,
+    (SchedState.IN_PROGRESS, "succeed"): SchedState.SUCCESS,
+    (SchedState.IN_PROGRESS, "fail"): SchedState.FAILED,
+}
+"""Every transition of a scheduled function."""
+
+
+class _Scheduled:
+    __slots__ = ("args", "completed_at", "due", "fdef", "n", "outcome", "state")
+
+    def __init__(self, n: int, fdef: FunctionDef, args: dict[str, Any], due: int) -> None:
+        self.n = n
+        self.fdef = fdef
+        self.args = args
+        self.due = due
+        self.state = SchedState.PENDING
+        self.completed_at: int | None = None
+        self.outcome: Any = None
+
+
+@attrs.frozen(kw_only=True)
+class ScheduledFunction:
+    """A snapshot of a scheduled function (``world.scheduler.get(id)``)."""
+
+    id: str
+    name: str
+    state: SchedState
+    scheduled_time: int
+    completed_time: int | None
+    result: Any = None
+    error: str | None = None
+
+
+class Scheduler:
+    """The world's plain scheduler."""
+
+    PREFIX = "scheduled/"
+
+    def __init__(self, world: World, concurrency: int | None) -> None:
+        if concurrency is not None:
+            check_int(concurrency, "scheduler_concurrency")
+            if concurrency < 1:
+                raise InvalidArgument(
+                    f"scheduler_concurrency must be >= 1 or None (no limit), got {concurrency}"
+                )
+        self.world = world
+        self.concurrency = concurrency
+        self._records: dict[int, _Scheduled] = {}
+        self._issued = 0
+        self._running = 0
+        self._queue: StartQueue[_Scheduled] = StartQueue(
+            world.clock, _is_pending, self._has_room, self._start
+        )
+
+    def run_after(self, ctx: Ctx, delay_ms: int, fn: FunctionRef | str, args: Any = None) -> str:
+        """Schedule ``fn`` ``delay_ms`` from now (negative delays are refused; rule ENQ-4)."""
+        delay = check_time(delay_ms, "delay_ms")
+        return self._schedule(ctx, self.world.clock.now + delay, fn, args)
+
+    def run_at(self, ctx: Ctx, time: int, fn: FunctionRef | str, args: Any = None) -> str:
+        """Schedule ``fn`` at virtual ``time``; a time in the past means now."""
+        return self._schedule(ctx, check_time(time, "time"), fn, args)
+
+    def _schedule(self, ctx: Ctx, time: int, fn: FunctionRef | str, args: Any) -> str:
+        check_ctx(ctx, "scheduling")
+        fdef = self.world.registry.resolve(fn)
+        if fdef.ref.kind is FunctionKind.QUERY:
+            raise InvalidArgument(
+                f"{fdef.ref.name!r} is a query: the scheduler runs actions and mutations only"
+            )
+        stored = check_args({} if args is None else args)
+        self._issued += 1
+        n = self._issued
+        if type(ctx) is MutationCtx:
+            ctx.defer(lambda: self._insert(n, fdef, stored, time), lambda: None)
+        else:
+            self._insert(n, fdef, stored, time)
+        return self.PREFIX + str(n)
+
+    def _insert(self, n: int, fdef: FunctionDef, args: dict[str, Any], time: int) -> None:
+        world = self.world
+        due = max(time, world.clock.now)
+        record = _Scheduled(n, fdef, args, due)
+        self._records[n] = record
+        world._busy += 1
+        if world._tracing:
+            world._emit("scheduled", None, self.PREFIX + str(n), {"fn": fdef.ref.name, "runAt": due})
+        self._queue.add(record, due, n)
+
+    def cancel(self, ctx: Ctx, scheduled_id: str) -> None:
+        """Cancel a pending scheduled function; no effect once it started (rule SCH-2).
+
+        Raises:
+            UnknownScheduledId: the id was not issued by this scheduler; nothing changed.
+        """
+        check_ctx(ctx, "cancel")
+        n = self._number(scheduled_id)
+        if type(ctx) is MutationCtx:
+            ctx.defer(lambda: self._cancel(n), lambda: None)
+        else:
+            self._cancel(n)
+
+    def _cancel(self, n: int) -> None:
+        record = self._records.get(n)
+        if record is None or record.state is not SchedState.PENDING:
+            return
+        record.state = _NEXT[(record.state, "cancel")]
+        world = self.world
+        record.completed_at = world.clock.now
+        world._busy -= 1
+        if world._tracing:
+            world._emit("sched_canceled", None, self.PREFIX + str(n), {})
+
+    def get(self, scheduled_id: str) -> ScheduledFunction:
+        """A snapshot of the scheduled function ``scheduled_id``.
+
+        Raises:
+            UnknownScheduledId: not issued by this scheduler, or its mutation never committed.
+        """
+        n = self._number(scheduled_id)
+        record = self._records.get(n)
+        if record is None:
+            raise UnknownScheduledId(
+                f"{scheduled_id!r} was scheduled by a mutation that did not commit"
+            )
+        return ScheduledFunction(
+            id=self.PREFIX + str(n),
+            name=record.fdef.ref.name,
+            state=record.state,
+            scheduled_time=record.due,
+            completed_time=record.completed_at,
+            result=record.outcome if record.state is SchedState.SUCCESS else None,
+            error=record.outcome if record.state is SchedState.FAILED else None,
+        )
+
+    def ids(self) -> list[str]:
+        """Every scheduled-function id, in schedule order."""
+        return [self.PREFIX + str(n) for n in self._records]
+
+    @property
+    def running(self) -> int:
+        """How many scheduled functions are in progress."""
+        return self._running
+
+    def _number(self, scheduled_id: Any) -> int:
+        prefix = self.PREFIX
+        if (
+            type(scheduled_id) is not str
+            or not scheduled_id.startswith(prefix)
+            or not scheduled_id[len(prefix):].isdigit()
+            or not 1 <= int(scheduled_id[len(prefix):]) <= self._issued
+        ):
+            raise UnknownScheduledId(
+                f"{scheduled_id!r} is not a scheduled-function id this scheduler issued "
+                f"(it has issued {prefix}1 to {prefix}{self._issued})"
+                if self._issued
+                else f"{scheduled_id!r} is not a scheduled-function id: none were issued yet"
+            )
+        return int(scheduled_id[len(prefix):])
+
+    def _has_room(self) -> bool:
+        return self.concurrency is None or self._running < self.concurrency
+
+    def _start(self, record: _Scheduled) -> None:
+        record.state = _NEXT[(record.state, "start")]
+        self._running += 1
+        world = self.world
+        if world._tracing:
+            world._emit("sched_started", None, self.PREFIX + str(record.n), {})
+        world.runtime.launch(Run(record.fdef, record.args, self._on_done, record))
+
+    def _on_done(self, run: Run) -> None:
+        record: _Scheduled = run.token
+        record.state = _NEXT[(record.state, "succeed" if run.ok else "fail")]
+        world = self.world
+        record.completed_at = world.clock.now
+        record.outcome = run.value if run.ok else run.error
+        self._running -= 1
+        world._busy -= 1
+        if world._tracing:
+            if run.ok:
+                world._emit("sched_succeeded", None, self.PREFIX + str(record.n), {"result": run.value})
+            else:
+                world._emit("sched_failed", None, self.PREFIX + str(record.n), {"error": run.error})
+        if self.concurrency is not None:
+            self._queue.kick(world.clock.now)
+
+
+def _is_pending(record: _Scheduled) -> bool:
+    return record.state is SchedState.PENDING

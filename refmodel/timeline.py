@@ -1,0 +1,85 @@
+"""Timelines: a text picture of a trace, one row per work item or scheduled function.
+
+Each row shows, per column of ``scale`` ms, what the item was doing: ``.`` waiting (pending),
+``#`` running, then one mark where it ended: ``✓`` succeeded, ``✗`` failed, ``C`` canceled,
+``T`` timed out. The picture is built from trace events alone, so it works the same for the
+model's traces and for traces that other implementations recorded.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import attrs
+
+from refmodel.trace import TraceEvent
+
+_ENDS = {
+    "succeeded": "✓",
+    "failed": "✗",
+    "canceled": "C",
+    "timed_out": "T",
+    "sched_succeeded": "✓",
+    "sched_failed": "✗",
+    "sched_canceled": "C",
+}
+_QUEUED = {"enqueued", "scheduled"}
+_STARTS = {"started", "sched_started"}
+
+
+@attrs.define
+class _Row:
+    label: str
+    queued: int
+    started: int | None = None
+    ended: int | None = None
+    mark: str = ""
+
+
+def render(events: Iterable[TraceEvent], *, scale: int | None = None, width: int = 60) -> str:
+    """Draw a timeline of the work items in ``events``.
+
+    Args:
+        events: trace events, in trace order.
+        scale: ms per column; by default the span divided by ``width``, at least 1.
+        width: the number of columns when ``scale`` is not given.
+
+    Returns:
+        The picture, one line per item plus a header, ending in a newline.
+    """
+    rows: dict[str, _Row] = {}
+    last = 0
+    for event in events:
+        last = max(last, event.time)
+        if event.id is None:
+            continue
+        if event.kind in _QUEUED:
+            label = f"{event.id} {event.data.get('fn', '')}".strip()
+            rows[event.id] = _Row(label=label, queued=int(event.data.get("runAt", event.time)))
+        elif event.id in rows:
+            row = rows[event.id]
+            if event.kind in _STARTS:
+                row.started = event.time
+            elif event.kind in _ENDS:
+                row.ended = event.time
+                row.mark = _ENDS[event.kind]
+    if not rows:
+        return "(no work in this trace)\n"
+    step = scale if scale is not None else max(1, math.ceil((last + 1) / width))
+    columns = last // step + 1
+    label_width = max(len(row.label) for row in rows.values())
+    header = f"{'':<{label_width}} |0 ms{'':<{max(0, columns - 4)}}| {columns * step} ms"
+    lines = [header, f"{'':<{label_width}} |{'-' * columns}| {step} ms per column"]
+    for row in rows.values():
+        cells = [" "] * columns
+        end_col = (row.ended // step) if row.ended is not None else columns
+        run_col = (row.started // step) if row.started is not None else end_col
+        for col in range(row.queued // step, min(run_col, columns)):
+            cells[col] = "."
+        for col in range(run_col, min(end_col, columns)):
+            cells[col] = "#"
+        if row.ended is not None and end_col < columns:
+            cells[end_col] = row.mark
+        lines.append(f"{row.label:<{label_width}} |{''.join(cells)}|")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,139 @@
+"""JSON-like values and the validation of the small scalar inputs every API takes.
+
+Convex passes arguments, return values and documents as serialised values; the model keeps that
+promise by validating every such value at the boundary and storing a private copy (rule ENQ-2),
+so that a caller mutating its object afterwards changes nothing inside the world. The helpers
+for times, durations and names live here too, so that every entry point words its errors the
+same way (rule ERR-1).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, TypeAlias
+
+from refmodel.errors import InvalidArgument, InvalidType
+
+JSONValue: TypeAlias = (
+    None | bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"]
+)
+
+_SCALARS = (str, int, bool, type(None))
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+
+
+def copy_json(value: Any, where: str) -> Any:
+    """Return a private deep copy of ``value`` after checking that it is JSON-like.
+
+    Args:
+        value: the value to check: ``None``, ``bool``, ``int``, finite ``float``, ``str``,
+            ``list`` of such values, or ``dict`` with ``str`` keys and such values.
+        where: how to name the value in an error, e.g. ``"args"``.
+
+    Raises:
+        InvalidType: naming the path of the first offending part and its type.
+    """
+    kind = type(value)
+    if kind is dict:
+        # The common case, a flat object of scalars, stays on this short path.
+        for key, item in value.items():
+            if type(key) is not str or type(item) not in _SCALARS:
+                return _copy_deep(value, where)
+        return dict(value)
+    if kind in _SCALARS:
+        return value
+    return _copy_deep(value, where)
+
+
+def _copy_deep(value: Any, where: str) -> Any:
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is float:
+        if not math.isfinite(value):
+            raise InvalidType(f"{where} must be JSON-like: got {value!r}, which is not finite")
+        return value
+    if kind is dict:
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise InvalidType(
+                    f"{where} must be JSON-like: object keys must be str, got {key!r} "
+                    f"({type(key).__name__})"
+                )
+            out[key] = _copy_deep(item, f"{where}[{key!r}]")
+        return out
+    if kind is list or kind is tuple:
+        return [_copy_deep(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    raise InvalidType(
+        f"{where} must be JSON-like (None, bool, int, float, str, list, dict): "
+        f"got {type(value).__name__} {_short(value)}"
+    )
+
+
+def check_args(value: Any, where: str = "args") -> dict[str, Any]:
+    """Return a private copy of a function's arguments, which must be a JSON-like object."""
+    if type(value) is not dict:
+        raise InvalidType(
+            f"{where} must be a dict with str keys (a JSON object), got {type(value).__name__} "
+            f"{_short(value)}"
+        )
+    result: dict[str, Any] = copy_json(value, where)
+    return result
+
+
+def check_int(value: Any, name: str) -> int:
+    """Check that ``value`` is an ``int`` (not a ``bool``) and return it."""
+    if type(value) is not int:
+        raise InvalidType(f"{name} must be an int, got {_short(value)} ({type(value).__name__})")
+    result: int = value
+    return result
+
+
+def check_time(value: Any, name: str = "time") -> int:
+    """Check a virtual time or duration: a non-negative integer number of ms (rule CLK-2)."""
+    if type(value) is not int:
+        if type(value) is float and math.isnan(value):
+            raise InvalidType(f"{name} must be an integer number of ms, got NaN")
+        if type(value) is float and math.isinf(value):
+            raise InvalidType(f"{name} must be an integer number of ms, got {value!r}")
+        raise InvalidType(
+            f"{name} must be an integer number of ms, got {_short(value)} "
+            f"({type(value).__name__})"
+        )
+    if value < 0:
+        raise InvalidArgument(f"{name} must be >= 0, got {value}")
+    result: int = value
+    return result
+
+
+def check_positive_ms(value: Any, name: str, *, allow_inf: bool = False) -> int | float:
+    """Check a positive duration in ms; ``math.inf`` is allowed where ``allow_inf`` says so."""
+    if allow_inf and type(value) is float and value == math.inf:
+        return math.inf
+    allowed = "a positive integer number of ms" + (" or math.inf" if allow_inf else "")
+    if type(value) is not int:
+        raise InvalidType(f"{name} must be {allowed}, got {_short(value)} ({type(value).__name__})")
+    if value <= 0:
+        raise InvalidArgument(f"{name} must be {allowed}, got {value}")
+    result: int = value
+    return result
+
+
+def check_name(value: Any, what: str) -> str:
+    """Check an identifier-like name (pools, tables): ``[A-Za-z][A-Za-z0-9_]*``."""
+    if type(value) is not str:
+        raise InvalidType(f"{what} must be a str, got {_short(value)} ({type(value).__name__})")
+    if not _NAME.match(value):
+        raise InvalidArgument(
+            f"{what} must match [A-Za-z][A-Za-z0-9_]* (letters, digits, underscores), "
+            f"got {value!r}"
+        )
+    result: str = value
+    return result
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
