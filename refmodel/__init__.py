@@ -47,7 +47,7 @@ from refmodel.pool import (
     Workpool,
 )
 from refmodel.runtime import ActionCtx, CallFailed, ClientCtx, MutationCtx, QueryCtx
-from refmodel.scheduler import ScheduledFunction, SchedState
+from refmodel.scheduler import SchedState, ScheduledFunction
 from refmodel.trace import JsonlWriter, MemoryTrace, TraceEvent
 from refmodel.world import CallHandle, Step, World
 
@@ -84,11 +84,11 @@ __all__ = [
     "UnknownFunction",
     "UnknownScheduledId",
     "UnknownWorkId",
-    "World",
     "WorkEvicted",
     "WorkFailed",
     "WorkId",
     "WorkInfo",
     "WorkKind",
     "Workpool",
+    "World",
 ]

@@ -18,16 +18,26 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from refmodel.clock import Clock, Phase
 
-T = TypeVar("T")
+
+class Queued(Protocol):
+    """What a start queue orders by: when the item became eligible, and enqueue order."""
+
+    eligible_at: int
+    order: int
+
+
+T = TypeVar("T", bound=Queued)
 _START = int(Phase.START)
 
 
 class StartQueue(Generic[T]):
     """Pending items in start order, started into free slots in the START phase.
+
+    Items carry their own ordering key, ``(eligible_at, order)``.
 
     Args:
         clock: the world's clock.
@@ -49,19 +59,18 @@ class StartQueue(Generic[T]):
         self._is_live = is_live
         self._has_room = has_room
         self._start = start
-        self._ready: deque[tuple[int, int, T]] = deque()
+        self._ready: deque[T] = deque()
         self._delayed: list[tuple[int, int, T]] = []
         self._armed: int | None = None
 
-    def add(self, item: T, eligible_at: int, seq: int) -> None:
-        """Queue ``item``, eligible at ``eligible_at`` (not before now), ordered by ``seq``."""
-        now = self._clock.now
-        if eligible_at <= now:
-            self._ready.append((now, seq, item))
-            self.kick(now)
+    def add(self, item: T) -> None:
+        """Queue ``item``; its ``eligible_at`` is not before now."""
+        eligible_at = item.eligible_at
+        if eligible_at <= self._clock.now:
+            self._ready.append(item)
         else:
-            heapq.heappush(self._delayed, (eligible_at, seq, item))
-            self.kick(eligible_at)
+            heapq.heappush(self._delayed, (eligible_at, item.order, item))
+        self.kick(eligible_at)
 
     def kick(self, time: int) -> None:
         """Make sure a START event runs at ``time`` (a slot freed, or work comes due)."""
@@ -92,16 +101,17 @@ class StartQueue(Generic[T]):
         is_live = self._is_live
         now = self._clock.now
         while True:
-            head_r = ready[0] if ready else None
-            head_d = delayed[0] if delayed and delayed[0][0] <= now else None
-            if head_r is None and head_d is None:
-                return None
-            if head_d is None or (head_r is not None and head_r[:2] < head_d[:2]):
-                ready.popleft()
-                item = head_r[2]  # type: ignore[index]
+            if delayed and delayed[0][0] <= now:
+                due = delayed[0]
+                if ready and (ready[0].eligible_at, ready[0].order) < due[:2]:
+                    item = ready.popleft()
+                else:
+                    heapq.heappop(delayed)
+                    item = due[2]
+            elif ready:
+                item = ready.popleft()
             else:
-                heapq.heappop(delayed)
-                item = head_d[2]
+                return None
             if is_live(item):
                 return item
 
@@ -114,5 +124,6 @@ class StartQueue(Generic[T]):
 
     def waiting(self) -> list[T]:
         """The live queued items in start order (for introspection; not on the hot path)."""
-        entries = sorted([*self._ready, *self._delayed], key=lambda e: (e[0], e[1]))
-        return [item for _, _, item in entries if self._is_live(item)]
+        items = [*self._ready, *(entry[2] for entry in self._delayed)]
+        items.sort(key=lambda item: (item.eligible_at, item.order))
+        return [item for item in items if self._is_live(item)]

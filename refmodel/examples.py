@@ -88,15 +88,14 @@ def _email_world(use_pools: bool, seed: int) -> tuple[World, list[str]]:
             else:
                 ctx.scheduler.run_after(0, scrape, {"city": city})
 
+    def sign_up_everyone() -> None:
+        for name in USERS:
+            world.run_mutation(sign_up, {"name": name})
+
     world.run_mutation(download_latest_weather)
-    for name in USERS:
-        world.call_at(SIGN_UP_AT, lambda name=name: _ignore(world.run_mutation(sign_up, {"name": name})))
+    world.call_at(SIGN_UP_AT, sign_up_everyone)
     world.run_until_idle()
     return world, [e.id for e in world.trace if e.kind in ("enqueued", "scheduled") and e.id]
-
-
-def _ignore(_: object) -> None:
-    return None
 
 
 def _email_latency(world: World) -> int:

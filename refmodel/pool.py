@@ -57,8 +57,8 @@ from refmodel.runtime import (
     MutationCtx,
     Request,
     Run,
-    Runtime,
     RunState,
+    Runtime,
     check_ctx,
     require_action,
 )
@@ -67,6 +67,7 @@ from refmodel.values import (
     check_int,
     check_positive_ms,
     check_time,
+    copy_json,
 )
 
 if TYPE_CHECKING:
@@ -108,8 +109,20 @@ def _check_parallelism(value: Any) -> int:
     return number
 
 
-def _timeout(name: str) -> Any:
-    return lambda value: check_positive_ms(value, name)
+def _action_timeout(value: Any) -> int:
+    return int(check_positive_ms(value, "action_timeout_ms"))
+
+
+def _mutation_timeout(value: Any) -> int:
+    return int(check_positive_ms(value, "mutation_timeout_ms"))
+
+
+def _unknown_timeout(value: Any) -> int:
+    return int(check_positive_ms(value, "unknown_timeout_ms"))
+
+
+def _ttl(value: Any) -> int | float:
+    return check_positive_ms(value, "ttl_ms", allow_inf=True)
 
 
 @attrs.frozen(kw_only=True)
@@ -122,17 +135,15 @@ class PoolOptions:
 
     max_parallelism: int = attrs.field(converter=_check_parallelism)
     action_timeout_ms: int = attrs.field(
-        default=DEFAULT_ACTION_TIMEOUT_MS, converter=_timeout("action_timeout_ms")
+        default=DEFAULT_ACTION_TIMEOUT_MS, converter=_action_timeout
     )
     mutation_timeout_ms: int = attrs.field(
-        default=DEFAULT_MUTATION_TIMEOUT_MS, converter=_timeout("mutation_timeout_ms")
+        default=DEFAULT_MUTATION_TIMEOUT_MS, converter=_mutation_timeout
     )
     unknown_timeout_ms: int = attrs.field(
-        default=DEFAULT_UNKNOWN_TIMEOUT_MS, converter=_timeout("unknown_timeout_ms")
+        default=DEFAULT_UNKNOWN_TIMEOUT_MS, converter=_unknown_timeout
     )
-    ttl_ms: int | float = attrs.field(
-        default=DEFAULT_TTL_MS, converter=lambda v: check_positive_ms(v, "ttl_ms", allow_inf=True)
-    )
+    ttl_ms: int | float = attrs.field(default=DEFAULT_TTL_MS, converter=_ttl)
 
     def timeout_for(self, kind: WorkKind) -> int:
         """The timeout that applies to work of ``kind``."""
@@ -187,13 +198,14 @@ class WorkRecord:
     """
 
     __slots__ = (
+        "args",
         "eligible_at",
         "enqueued_at",
         "fdef",
-        "args",
         "finished_at",
         "kind",
         "n",
+        "order",
         "outcome",
         "run",
         "started_at",
@@ -202,9 +214,17 @@ class WorkRecord:
     )
 
     def __init__(
-        self, n: int, fdef: FunctionDef, args: dict[str, Any], kind: WorkKind, now: int, at: int
+        self,
+        n: int,
+        fdef: FunctionDef,
+        args: dict[str, Any],
+        kind: WorkKind,
+        now: int,
+        at: int,
+        order: int,
     ) -> None:
         self.n = n
+        self.order = order
         self.fdef = fdef
         self.args = args
         self.kind = kind
@@ -317,7 +337,10 @@ class Workpool:
     ) -> WorkId:
         check_ctx(ctx, "enqueue")
         fdef = self.world.registry.resolve(fn, expected)
-        stored = check_args({} if args is None else args)
+        if type(args) is dict:
+            stored = copy_json(args, "args")
+        else:
+            stored = check_args({} if args is None else args)
         issued = self._issued
         issued.append(_KIND_CODE[kind])
         n = len(issued)
@@ -337,7 +360,8 @@ class Workpool:
         self._issued[n - 1] &= ~_UNCOMMITTED
         now = self._clock.now
         at = now if run_at is None or run_at < now else run_at
-        record = WorkRecord(n, fdef, args, kind, now, at)
+        self._inserted += 1
+        record = WorkRecord(n, fdef, args, kind, now, at, self._inserted)
         self._records[n] = record
         self._pending += 1
         world = self.world
@@ -347,8 +371,7 @@ class Workpool:
             if run_at is not None and run_at != at:
                 data["requestedRunAt"] = run_at
             world._emit("enqueued", self.name, self._prefix + str(n), data)
-        self._inserted += 1
-        self._queue.add(record, at, self._inserted)
+        self._queue.add(record)
 
     def _abort(self, n: int) -> None:
         self._issued[n - 1] = _ABORTED
@@ -402,6 +425,8 @@ class Workpool:
         now = self._clock.now
         record.finished_at = now
         record.outcome = outcome
+        record.run = None  # What is kept until eviction is only what status can show.
+        record.args = _NO_ARGS
         world = self.world
         world._busy -= 1
         if was is RUNNING:
@@ -618,9 +643,11 @@ class Workpool:
         record = self._records.get(waiter.n)
         if record is not None and record.waiters:
             record.waiters.remove(waiter)
-        self._runtime.resume(
-            waiter.run, None, PollTimeout(f"Timeout waiting for result of work {self._prefix}{waiter.n}")
-        )
+        message = f"Timeout waiting for result of work {self._prefix}{waiter.n}"
+        self._runtime.resume(waiter.run, None, PollTimeout(message))
+
+
+_NO_ARGS: dict[str, Any] = {}
 
 
 def _is_pending(record: WorkRecord) -> bool:

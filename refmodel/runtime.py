@@ -22,6 +22,7 @@ errors propagates to whoever drives the simulation (rule EXE-4).
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 from collections.abc import Callable, Generator
@@ -221,15 +222,16 @@ class Runtime:
         self._calls += 1
         call_id = f"call/{self._calls}"
         world = self.world
+        name = fdef.ref.name
         if world._tracing:
-            world._emit("call_started", None, call_id, {"fn": fdef.ref.name, "kind": fdef.ref.kind.value})
+            world._emit("call_started", None, call_id, {"fn": name, "kind": fdef.ref.kind.value})
 
         def done(run: Run) -> None:
             if world._tracing:
                 if run.ok:
-                    world._emit("call_succeeded", None, call_id, {"fn": fdef.ref.name, "result": run.value})
+                    world._emit("call_succeeded", None, call_id, {"fn": name, "result": run.value})
                 else:
-                    world._emit("call_failed", None, call_id, {"fn": fdef.ref.name, "error": run.error})
+                    world._emit("call_failed", None, call_id, {"fn": name, "error": run.error})
             on_done(run)
 
         run = Run(fdef, args, done, token)
@@ -246,13 +248,14 @@ class Runtime:
         run.effects = []
         coro = run.coro
         if coro is not None:
-            try:
+            # An action that catches GeneratorExit and awaits again makes close() raise
+            # RuntimeError; it is stopped all the same.
+            with contextlib.suppress(RuntimeError):
                 coro.close()
-            except RuntimeError:
-                pass  # The action caught GeneratorExit and kept awaiting; it is stopped anyway.
 
     def _finish(self, run: Run, ok: bool, value: Any, error: str | None) -> None:
         run.state = RunState.DONE
+        run.coro = None  # Finished: let the coroutine and its frame go.
         run.ok = ok
         run.value = value
         run.error = error
@@ -299,6 +302,10 @@ class Runtime:
                 if raised_by_model(raised):
                     raise
                 self._finish(run, False, None, error_message(raised))
+                return
+            if type(request) is Sleep:  # The common case, kept off the generic path.
+                clock = self.clock
+                clock.schedule(clock.now + request.ms, _RESUME, self._wake, run)
                 return
             if isinstance(request, Request):
                 answer = request.handle(self, run)

@@ -46,13 +46,16 @@ _NEXT: dict[tuple[SchedState, str], SchedState] = {
 
 
 class _Scheduled:
-    __slots__ = ("args", "completed_at", "due", "fdef", "n", "outcome", "state")
+    __slots__ = ("args", "completed_at", "eligible_at", "fdef", "n", "order", "outcome", "state")
 
-    def __init__(self, n: int, fdef: FunctionDef, args: dict[str, Any], due: int) -> None:
+    def __init__(
+        self, n: int, fdef: FunctionDef, args: dict[str, Any], due: int, order: int
+    ) -> None:
         self.n = n
+        self.order = order
         self.fdef = fdef
         self.args = args
-        self.due = due
+        self.eligible_at = due
         self.state = SchedState.PENDING
         self.completed_at: int | None = None
         self.outcome: Any = None
@@ -87,6 +90,7 @@ class Scheduler:
         self.concurrency = concurrency
         self._records: dict[int, _Scheduled] = {}
         self._issued = 0
+        self._inserted = 0  # The order in which schedules took effect (commit order).
         self._running = 0
         self._queue: StartQueue[_Scheduled] = StartQueue(
             world.clock, _is_pending, self._has_room, self._start
@@ -120,12 +124,14 @@ class Scheduler:
     def _insert(self, n: int, fdef: FunctionDef, args: dict[str, Any], time: int) -> None:
         world = self.world
         due = max(time, world.clock.now)
-        record = _Scheduled(n, fdef, args, due)
+        self._inserted += 1
+        record = _Scheduled(n, fdef, args, due, self._inserted)
         self._records[n] = record
         world._busy += 1
         if world._tracing:
-            world._emit("scheduled", None, self.PREFIX + str(n), {"fn": fdef.ref.name, "runAt": due})
-        self._queue.add(record, due, n)
+            data = {"fn": fdef.ref.name, "runAt": due}
+            world._emit("scheduled", None, self.PREFIX + str(n), data)
+        self._queue.add(record)
 
     def cancel(self, ctx: Ctx, scheduled_id: str) -> None:
         """Cancel a pending scheduled function; no effect once it started (rule SCH-2).
@@ -167,7 +173,7 @@ class Scheduler:
             id=self.PREFIX + str(n),
             name=record.fdef.ref.name,
             state=record.state,
-            scheduled_time=record.due,
+            scheduled_time=record.eligible_at,
             completed_time=record.completed_at,
             result=record.outcome if record.state is SchedState.SUCCESS else None,
             error=record.outcome if record.state is SchedState.FAILED else None,
@@ -218,10 +224,11 @@ class Scheduler:
         self._running -= 1
         world._busy -= 1
         if world._tracing:
+            sid = self.PREFIX + str(record.n)
             if run.ok:
-                world._emit("sched_succeeded", None, self.PREFIX + str(record.n), {"result": run.value})
+                world._emit("sched_succeeded", None, sid, {"result": run.value})
             else:
-                world._emit("sched_failed", None, self.PREFIX + str(record.n), {"error": run.error})
+                world._emit("sched_failed", None, sid, {"error": run.error})
         if self.concurrency is not None:
             self._queue.kick(world.clock.now)
 

@@ -16,7 +16,7 @@ from typing import Any, TypeAlias
 from refmodel.errors import InvalidArgument, InvalidType
 
 JSONValue: TypeAlias = (
-    None | bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"]
+    bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"] | None
 )
 
 _SCALARS = (str, int, bool, type(None))

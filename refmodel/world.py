@@ -20,7 +20,7 @@ import heapq
 import math
 import random
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar, cast
 
 import attrs
 
@@ -28,7 +28,7 @@ from refmodel.clock import Clock, Phase
 from refmodel.errors import InvalidArgument, InvalidType, StepLimitExceeded
 from refmodel.functions import FunctionKind, FunctionRef, Registry
 from refmodel.pool import PoolOptions, Workpool
-from refmodel.runtime import ClientCtx, Run, Runtime, RunState
+from refmodel.runtime import ClientCtx, Run, RunState, Runtime
 from refmodel.scheduler import Scheduler
 from refmodel.store import Store
 from refmodel.trace import TRACE_VERSION, JsonlWriter, MemoryTrace, TraceEvent, TraceSink
@@ -141,7 +141,7 @@ class World:
         elif trace is False or trace is None:
             self._sink = None
         elif hasattr(trace, "write"):
-            self._sink = JsonlWriter(trace)
+            self._sink = JsonlWriter(cast(TextIO, trace))
         elif callable(trace):
             self._sink = trace
         else:
@@ -264,7 +264,7 @@ class World:
             max_steps: give up after this many events.
 
         Raises:
-            InvalidType, InvalidArgument: a bad time; nothing changed.
+            InvalidType, InvalidArgument: a bad time or max_steps; nothing changed.
             StepLimitExceeded: ``max_steps`` events ran first; the clock is at the last one.
         """
         target = check_time(time, "time")
@@ -272,8 +272,8 @@ class World:
             raise InvalidArgument(
                 f"cannot move the clock back to {target} ms: it reads {self.clock.now} ms"
             )
-        bound = target + 1 if inclusive else target
-        self._run(lambda: self.clock.peek() < bound, max_steps, f"reaching {target} ms")
+        limit = self._check_max_steps(max_steps)
+        self._run(target + 1 if inclusive else target, False, limit, f"reaching {target} ms")
         self.clock.now = target
 
     def run_until_idle(self, max_steps: int | None = None) -> None:
@@ -283,7 +283,7 @@ class World:
         Raises:
             StepLimitExceeded: ``max_steps`` events ran first.
         """
-        self._run(lambda: self._busy > 0, max_steps, "becoming idle")
+        self._run(math.inf, True, self._check_max_steps(max_steps), "becoming idle")
 
     def run(self, max_steps: int | None = None) -> None:
         """Run until nothing at all is queued, evictions included.
@@ -291,17 +291,20 @@ class World:
         Raises:
             StepLimitExceeded: ``max_steps`` events ran first.
         """
-        self._run(lambda: True, max_steps, "draining every event")
+        self._run(math.inf, False, self._check_max_steps(max_steps), "draining every event")
 
-    def _run(self, more: Callable[[], bool], max_steps: int | None, goal: str) -> None:
-        if max_steps is not None:
-            check_time(max_steps, "max_steps")
+    @staticmethod
+    def _check_max_steps(max_steps: int | None) -> float:
+        return math.inf if max_steps is None else check_time(max_steps, "max_steps")
+
+    def _run(self, before: float, until_idle: bool, limit: float, goal: str) -> None:
+        """The event loop: pop and run events earlier than ``before`` (and, with
+        ``until_idle``, only while something is busy). Kept flat: it is the hot path."""
         clock = self.clock
         heap = clock._heap
         pop = heapq.heappop
-        limit = math.inf if max_steps is None else max_steps
         steps = 0
-        while heap and more():
+        while heap and heap[0][0] < before and (self._busy or not until_idle):
             if steps >= limit:
                 raise StepLimitExceeded(
                     f"stopped after {steps} events at {clock.now} ms before {goal}"
