@@ -95,9 +95,10 @@ class TraceEvent:
         )
 
     def __str__(self) -> str:
-        where = " ".join(part for part in (self.pool, self.id) if part)
-        details = " ".join(f"{key}={value!r}" for key, value in self.data.items())
-        return f"{self.time:>8} ms #{self.seq:<5} {self.kind:<14} {where} {details}".rstrip()
+        parts = [f"{self.time:>8} ms #{self.seq:<5} {self.kind:<14}"]
+        parts += [part for part in (self.pool, self.id) if part]
+        parts += [f"{key}={value!r}" for key, value in self.data.items()]
+        return " ".join(parts)
 
 
 TraceSink = Callable[[TraceEvent], None]
