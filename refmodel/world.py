@@ -254,6 +254,46 @@ class World:
             events=tuple(collected),
         )
 
+    def next_step(self) -> tuple[int, Phase, str] | None:
+        """What :meth:`step` would process next: ``(time, phase, handler name)``, or ``None``.
+
+        A queued entry may have become moot (a timeout of work that already ended); stepping
+        it then changes nothing and produces no events.
+        """
+        entry = self.clock.peek_entry()
+        if entry is None:
+            return None
+        return entry[0], Phase(entry[1]), getattr(entry[3], "__qualname__", repr(entry[3]))
+
+    def run_until_event(
+        self, match: Callable[[TraceEvent], bool], *, max_steps: int | None = None
+    ) -> TraceEvent | None:
+        """A breakpoint: step until an event for which ``match(event)`` is true is produced.
+
+        The step that produced it runs to its end (an event is part of a step), so the world
+        stops just after the matching transition.
+
+        Returns:
+            The first matching event, or ``None`` if the queue ran empty first.
+
+        Raises:
+            StepLimitExceeded: ``max_steps`` steps ran without a match.
+        """
+        if not callable(match):
+            raise InvalidType(f"match must be a callable taking a TraceEvent, got {match!r}")
+        limit = self._check_max_steps(max_steps)
+        steps = 0
+        while self.clock._heap:
+            if steps >= limit:
+                raise StepLimitExceeded(
+                    f"stopped after {steps} events at {self.clock.now} ms without a match"
+                )
+            steps += 1
+            for event in self.step().events:
+                if match(event):
+                    return event
+        return None
+
     def run_until(self, time: int, *, inclusive: bool = True, max_steps: int | None = None) -> None:
         """Process every event up to ``time``, then set the clock to ``time`` (rule CLK-4).
 
