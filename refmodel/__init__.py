@@ -24,6 +24,7 @@ from refmodel.errors import (
     ForeignWorkId,
     InvalidArgument,
     InvalidType,
+    NonRetryableError,
     NotInAction,
     PollTimeout,
     RefmodelError,
@@ -36,27 +37,23 @@ from refmodel.errors import (
 )
 from refmodel.functions import FunctionKind, FunctionRef
 from refmodel.lifecycle import State
-from refmodel.pool import (
-    PoolCtx,
-    PoolOptions,
-    PoolStatistics,
-    SeedStatus,
-    WorkId,
-    WorkInfo,
-    WorkKind,
-    Workpool,
-)
+from refmodel.options import PROFILES, PoolOptions, RetryBehavior
+from refmodel.pool import WorkId, WorkKind, Workpool
+from refmodel.poolctx import PoolCtx, PoolScheduler
 from refmodel.runtime import ActionCtx, CallFailed, ClientCtx, MutationCtx, QueryCtx
 from refmodel.scheduler import SchedState, ScheduledFunction
+from refmodel.status import CurrentStatus, PoolStatistics, SeedStatus, WorkInfo
 from refmodel.trace import JsonlWriter, MemoryTrace, TraceEvent
 from refmodel.world import CallHandle, Step, World
 
 __all__ = [
+    "PROFILES",
     "ActionCtx",
     "CallFailed",
     "CallHandle",
     "ClientCtx",
     "ConflictError",
+    "CurrentStatus",
     "EmptySchedule",
     "ForeignWorkId",
     "FunctionKind",
@@ -66,14 +63,17 @@ __all__ = [
     "JsonlWriter",
     "MemoryTrace",
     "MutationCtx",
+    "NonRetryableError",
     "NotInAction",
     "Phase",
     "PollTimeout",
     "PoolCtx",
     "PoolOptions",
+    "PoolScheduler",
     "PoolStatistics",
     "QueryCtx",
     "RefmodelError",
+    "RetryBehavior",
     "SchedState",
     "ScheduledFunction",
     "SeedStatus",

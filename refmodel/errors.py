@@ -80,3 +80,9 @@ class WorkEvicted(RefmodelError, LookupError):
 
 class ConflictError(RefmodelError):
     """A mutation's commit conflicted with a commit made during its run (rule OCC-2)."""
+
+
+class NonRetryableError(RefmodelError):
+    """Raise this in an action (or a function it calls) to end the work as failed on this
+    attempt, with no retry (rule RTY-4). The message is the work's error. It keeps its meaning
+    across nested calls: an action whose ``ctx.run_mutation`` raised it sees it again."""

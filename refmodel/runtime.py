@@ -32,6 +32,7 @@ from refmodel.clock import Phase
 from refmodel.errors import (
     ConflictError,
     InvalidType,
+    NonRetryableError,
     NotInAction,
     RefmodelError,
 )
@@ -70,6 +71,7 @@ class Run:
         ok: after DONE, whether it returned (``True``) or threw.
         value: after a successful DONE, the return value (a private JSON-like copy).
         error: after a failed DONE, the error message.
+        non_retryable: after a failed DONE, whether it threw :class:`NonRetryableError`.
         token: whatever the owner attached (a pool's work record, a parent run, ...).
     """
 
@@ -79,6 +81,7 @@ class Run:
         "effects",
         "error",
         "fdef",
+        "non_retryable",
         "ok",
         "on_done",
         "state",
@@ -99,6 +102,7 @@ class Run:
         self.ok = False
         self.value: Any = None
         self.error: str | None = None
+        self.non_retryable = False
         self.coro: Any = None
         self.txn: Transaction | None = None
         self.effects: list[tuple[Callable[[], None], Callable[[], None]]] = []
@@ -160,6 +164,8 @@ class Call(Request):
 def _answer(child: Run) -> tuple[Any, BaseException | None]:
     if child.ok:
         return child.value, None
+    if child.non_retryable:
+        return None, NonRetryableError(child.error or "")
     return None, CallFailed(child.error or "")
 
 
@@ -253,6 +259,10 @@ class Runtime:
             with contextlib.suppress(RuntimeError):
                 coro.close()
 
+    def _fail(self, run: Run, exc: BaseException) -> None:
+        run.non_retryable = isinstance(exc, NonRetryableError)
+        self._finish(run, False, None, error_message(exc))
+
     def _finish(self, run: Run, ok: bool, value: Any, error: str | None) -> None:
         run.state = RunState.DONE
         run.coro = None  # Finished: let the coroutine and its frame go.
@@ -270,7 +280,7 @@ class Runtime:
         except Exception as exc:  # Raised before the first await.
             if raised_by_model(exc):
                 raise
-            self._finish(run, False, None, error_message(exc))
+            self._fail(run, exc)
             return
         self._advance(run, None, None)
 
@@ -301,7 +311,7 @@ class Runtime:
             except Exception as raised:
                 if raised_by_model(raised):
                     raise
-                self._finish(run, False, None, error_message(raised))
+                self._fail(run, raised)
                 return
             if type(request) is Sleep:  # The common case, kept off the generic path.
                 clock = self.clock
@@ -342,6 +352,7 @@ class Runtime:
             # also holds its slot for its whole duration.
             self._discard(run)
             run.error = error_message(exc)
+            run.non_retryable = isinstance(exc, NonRetryableError)
             self._end_mutation(run, self._fail_mutation)
             return
         run.value = result
@@ -400,7 +411,7 @@ class Runtime:
         except Exception as exc:
             if raised_by_model(exc):
                 raise
-            self._finish(run, False, None, error_message(exc))
+            self._fail(run, exc)
             return
         self._finish(run, True, result, None)
 

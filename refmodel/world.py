@@ -27,7 +27,8 @@ import attrs
 from refmodel.clock import Clock, Phase
 from refmodel.errors import InvalidArgument, InvalidType, StepLimitExceeded
 from refmodel.functions import FunctionKind, FunctionRef, Registry
-from refmodel.pool import PoolOptions, Workpool
+from refmodel.options import PROFILES, make_options
+from refmodel.pool import Workpool
 from refmodel.runtime import ClientCtx, Run, RunState, Runtime
 from refmodel.scheduler import Scheduler
 from refmodel.store import Store
@@ -35,9 +36,6 @@ from refmodel.trace import TRACE_VERSION, JsonlWriter, MemoryTrace, TraceEvent, 
 from refmodel.values import check_args, check_name, check_time
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-PROFILES = ("seed",)
-"""The semantics profiles this version of the model implements."""
 
 
 @attrs.frozen(kw_only=True)
@@ -111,7 +109,8 @@ class World:
             :class:`TraceEvent`, and a text stream receives JSON Lines.
         scheduler_concurrency: the most scheduled functions the plain scheduler runs at once
             (``None``: no limit).
-        profile: the semantics profile; only ``"seed"`` exists in this version.
+        profile: the semantics profile: ``"seed"`` (the default; the Workpool as its original
+            README describes it) or ``"current"`` (the component as it is today).
 
     Raises:
         InvalidType, InvalidArgument: a bad argument; no world is made.
@@ -188,12 +187,14 @@ class World:
         return lambda handler: self.registry.register(FunctionKind.QUERY, handler, name, 0)
 
     def pool(self, name: str, **options: Any) -> Workpool:
-        """Create a pool (rules CFG-1 to CFG-3).
+        """Create a pool (rules CFG-1 to CFG-4).
 
         Args:
             name: unique in this world, ``[A-Za-z][A-Za-z0-9_]*``.
-            **options: ``max_parallelism`` (required, 1..300), ``action_timeout_ms``,
-                ``mutation_timeout_ms``, ``unknown_timeout_ms``, ``ttl_ms`` (``math.inf``
+            **options: ``max_parallelism`` (seed: required, 1..300; current: default 10,
+                0..200), ``log_level``, ``retry_actions_by_default``,
+                ``default_retry_behavior``, and in the seed profile ``action_timeout_ms``,
+                ``mutation_timeout_ms``, ``unknown_timeout_ms`` and ``ttl_ms`` (``math.inf``
                 keeps results forever).
 
         Raises:
@@ -202,18 +203,13 @@ class World:
         check_name(name, "pool name")
         if name in self.pools:
             raise InvalidArgument(f"a pool named {name!r} already exists in this world")
-        allowed = {field.name for field in attrs.fields(PoolOptions)}
-        unknown = sorted(set(options) - allowed)
-        if unknown:
-            raise InvalidArgument(
-                f"unknown pool option {unknown[0]!r}: allowed are {sorted(allowed)}"
-            )
-        if "max_parallelism" not in options:
-            raise InvalidArgument("max_parallelism is required (an int in 1..300)")
-        pool = Workpool(self, name, PoolOptions(**options))
+        made, warnings = make_options(self.profile, options)
+        pool = Workpool(self, name, made)
         self.pools[name] = pool
         if self._tracing:
-            self._emit("pool_created", name, None, pool.options.to_json())
+            self._emit("pool_created", name, None, made.to_json())
+        for message in warnings:
+            pool._warn(message)
         return pool
 
     # Time ----------------------------------------------------------------------------------

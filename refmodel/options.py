@@ -1,0 +1,265 @@
+"""Pool options and retry behaviours, validated per semantics profile (rules CFG-1 to CFG-6).
+
+The two profiles disagree on a pool's options, so the options are made by
+:func:`make_options`, which applies the profile's defaults and bounds:
+
+- ``seed``: ``max_parallelism`` is required, 1..300; per-kind timeouts and a result ``ttl_ms``;
+  log levels DEBUG < INFO < WARN < ERROR, default WARN.
+- ``current``: ``max_parallelism`` defaults to 10, 0..200 (0 pauses starts, above 100 a
+  warning); no timeouts and no result retention; log levels DEBUG < TRACE < INFO < REPORT <
+  WARN < ERROR, default REPORT.
+
+Both take ``retry_actions_by_default`` and ``default_retry_behavior`` (5 attempts, 250 ms, base
+2), which the seed component did not have and the model offers in both profiles.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from refmodel.errors import InvalidArgument, InvalidType
+from refmodel.values import check_int, check_positive_ms
+
+PROFILES = ("seed", "current")
+"""The semantics profiles; ``seed`` is the default."""
+
+SEED_MAX_PARALLELISM = 300
+CURRENT_MAX_PARALLELISM = 200
+CURRENT_WARN_PARALLELISM = 100
+CURRENT_DEFAULT_PARALLELISM = 10
+DEFAULT_ACTION_TIMEOUT_MS = 15 * 60 * 1000
+DEFAULT_MUTATION_TIMEOUT_MS = 30 * 1000
+DEFAULT_UNKNOWN_TIMEOUT_MS = 15 * 60 * 1000
+DEFAULT_TTL_MS = 24 * 60 * 60 * 1000
+
+LOG_LEVELS: dict[str, tuple[str, ...]] = {
+    "seed": ("DEBUG", "INFO", "WARN", "ERROR"),
+    "current": ("DEBUG", "TRACE", "INFO", "REPORT", "WARN", "ERROR"),
+}
+DEFAULT_LOG_LEVEL = {"seed": "WARN", "current": "REPORT"}
+
+_SEED_ONLY = ("action_timeout_ms", "mutation_timeout_ms", "unknown_timeout_ms", "ttl_ms")
+_COMMON = ("max_parallelism", "log_level", "retry_actions_by_default", "default_retry_behavior")
+
+
+@attrs.frozen(kw_only=True)
+class RetryBehavior:
+    """How an action is retried (rule RTY-1): at most ``max_attempts`` attempts in all; the
+    wait before retry k (k = 1, 2, ...) is ``initial_backoff_ms * base**(k-1)`` times a
+    jitter factor drawn uniformly from [0.5, 1.5).
+
+    Raises:
+        InvalidType, InvalidArgument: naming the field, the value and what is allowed.
+    """
+
+    max_attempts: int = attrs.field(default=5)
+    initial_backoff_ms: int = attrs.field(default=250)
+    base: float = attrs.field(default=2)
+
+    @max_attempts.validator
+    def _check_attempts(self, _: Any, value: Any) -> None:
+        check_int(value, "max_attempts")
+        if value < 1:
+            raise InvalidArgument(
+                f"max_attempts must be >= 1 (attempts in all, the first included), got {value}"
+            )
+
+    @initial_backoff_ms.validator
+    def _check_backoff(self, _: Any, value: Any) -> None:
+        check_int(value, "initial_backoff_ms")
+        if value < 0:
+            raise InvalidArgument(f"initial_backoff_ms must be >= 0, got {value}")
+
+    @base.validator
+    def _check_base(self, _: Any, value: Any) -> None:
+        if type(value) not in (int, float):
+            raise InvalidType(
+                f"base must be a number (int or float), got {value!r} ({type(value).__name__})"
+            )
+        if not math.isfinite(value) or value <= 0:
+            raise InvalidArgument(f"base must be a finite number > 0, got {value!r}")
+
+    def backoff_ms(self, retry: int) -> float:
+        """The nominal wait before retry number ``retry`` (1 for the first retry)."""
+        return self.initial_backoff_ms * self.base ** (retry - 1)
+
+    def to_json(self) -> dict[str, Any]:
+        """The behaviour in its Convex spelling."""
+        return {
+            "maxAttempts": self.max_attempts,
+            "initialBackoffMs": self.initial_backoff_ms,
+            "base": self.base,
+        }
+
+
+def as_retry_behavior(value: Any, where: str) -> RetryBehavior:
+    """Accept a :class:`RetryBehavior` or a dict of its fields (snake_case)."""
+    if isinstance(value, RetryBehavior):
+        return value
+    if isinstance(value, Mapping):
+        unknown = sorted(set(value) - {"max_attempts", "initial_backoff_ms", "base"})
+        if unknown:
+            raise InvalidArgument(
+                f"{where}: unknown field {unknown[0]!r}; allowed are max_attempts, "
+                "initial_backoff_ms, base"
+            )
+        return RetryBehavior(**dict(value))
+    raise InvalidType(
+        f"{where} must be a RetryBehavior or a dict of its fields, got {value!r} "
+        f"({type(value).__name__})"
+    )
+
+
+@attrs.frozen(kw_only=True)
+class PoolOptions:
+    """A pool's validated options. Make them with :func:`make_options`.
+
+    ``None`` for a timeout means the profile has no timeouts; ``None`` for ``ttl_ms`` means
+    results are not retained once work finishes (the current profile).
+    """
+
+    profile: str
+    max_parallelism: int
+    action_timeout_ms: int | None
+    mutation_timeout_ms: int | None
+    unknown_timeout_ms: int | None
+    ttl_ms: int | float | None
+    log_level: str
+    retry_actions_by_default: bool
+    default_retry_behavior: RetryBehavior
+
+    def timeout_for(self, kind: str) -> int | None:
+        """The timeout for work of ``kind`` (``action``, ``mutation``, ``query``,
+        ``unknown``), or ``None``."""
+        if kind == "action":
+            return self.action_timeout_ms
+        if kind == "unknown":
+            return self.unknown_timeout_ms
+        return self.mutation_timeout_ms
+
+    def to_json(self) -> dict[str, Any]:
+        """The options in their Convex (JSON) spelling; an infinite ttl reads ``null``."""
+        out: dict[str, Any] = {"maxParallelism": self.max_parallelism}
+        if self.profile == "seed":
+            out["actionTimeoutMs"] = self.action_timeout_ms
+            out["mutationTimeoutMs"] = self.mutation_timeout_ms
+            out["unknownTimeoutMs"] = self.unknown_timeout_ms
+            out["ttl"] = None if self.ttl_ms == math.inf else self.ttl_ms
+        out["logLevel"] = self.log_level
+        out["retryActionsByDefault"] = self.retry_actions_by_default
+        out["defaultRetryBehavior"] = self.default_retry_behavior.to_json()
+        return out
+
+
+def _check_parallelism(profile: str, value: Any) -> tuple[int, list[str]]:
+    number = check_int(value, "max_parallelism")
+    low = 1 if profile == "seed" else 0
+    high = SEED_MAX_PARALLELISM if profile == "seed" else CURRENT_MAX_PARALLELISM
+    if number < low:
+        raise InvalidArgument(f"max_parallelism must be >= {low}, got {number}")
+    if number > high:
+        raise InvalidArgument(f"max_parallelism must be <= {high}, got {number}")
+    warnings = []
+    if profile == "current" and number > CURRENT_WARN_PARALLELISM:
+        warnings.append(
+            f"max_parallelism should be <= {CURRENT_WARN_PARALLELISM}, but is set to {number}. "
+            "This will be an error in a future version."
+        )
+    return number, warnings
+
+
+def _check_log_level(profile: str, value: Any) -> str:
+    levels = LOG_LEVELS[profile]
+    if value not in levels or type(value) is not str:
+        raise InvalidArgument(
+            f"log_level must be one of {', '.join(levels)} in the {profile} profile, got {value!r}"
+        )
+    result: str = value
+    return result
+
+
+def make_options(profile: str, options: Mapping[str, Any]) -> tuple[PoolOptions, list[str]]:
+    """Validate a pool's options for ``profile`` and fill in its defaults.
+
+    Returns:
+        The options and the warnings they give (texts; the caller traces them).
+
+    Raises:
+        InvalidType, InvalidArgument: an unknown, missing or bad option; nothing is made.
+    """
+    allowed = (*_COMMON, *_SEED_ONLY) if profile == "seed" else _COMMON
+    for name in options:
+        if name not in allowed:
+            if name in _SEED_ONLY:
+                raise InvalidArgument(
+                    f"{name} is a seed-profile option: the current profile has no timeouts "
+                    "and keeps no results"
+                )
+            raise InvalidArgument(f"unknown pool option {name!r}: allowed are {sorted(allowed)}")
+    if profile == "seed" and "max_parallelism" not in options:
+        raise InvalidArgument("max_parallelism is required (an int in 1..300)")
+    parallelism, warnings = _check_parallelism(
+        profile, options.get("max_parallelism", CURRENT_DEFAULT_PARALLELISM)
+    )
+    retry_default = options.get("retry_actions_by_default", False)
+    if type(retry_default) is not bool:
+        raise InvalidType(f"retry_actions_by_default must be a bool, got {retry_default!r}")
+    behavior = as_retry_behavior(
+        options.get("default_retry_behavior", RetryBehavior()), "default_retry_behavior"
+    )
+    log_level = _check_log_level(profile, options.get("log_level", DEFAULT_LOG_LEVEL[profile]))
+    action_t: int | None = None
+    mutation_t: int | None = None
+    unknown_t: int | None = None
+    ttl: int | float | None = None
+    if profile == "seed":
+        timeouts = [
+            int(check_positive_ms(options.get(name, default), name))
+            for name, default in (
+                ("action_timeout_ms", DEFAULT_ACTION_TIMEOUT_MS),
+                ("mutation_timeout_ms", DEFAULT_MUTATION_TIMEOUT_MS),
+                ("unknown_timeout_ms", DEFAULT_UNKNOWN_TIMEOUT_MS),
+            )
+        ]
+        ttl = check_positive_ms(options.get("ttl_ms", DEFAULT_TTL_MS), "ttl_ms", allow_inf=True)
+        action_t, mutation_t, unknown_t = timeouts
+    made = PoolOptions(
+        profile=profile,
+        max_parallelism=parallelism,
+        action_timeout_ms=action_t,
+        mutation_timeout_ms=mutation_t,
+        unknown_timeout_ms=unknown_t,
+        ttl_ms=ttl,
+        log_level=log_level,
+        retry_actions_by_default=retry_default,
+        default_retry_behavior=behavior,
+    )
+    return made, warnings
+
+
+def update_options(
+    options: PoolOptions, changes: Mapping[str, Any]
+) -> tuple[PoolOptions, list[str]]:
+    """Options after a runtime ``config.update`` (rule CFG-5): ``max_parallelism`` and
+    ``log_level`` may change at any time.
+
+    Raises:
+        InvalidType, InvalidArgument: an unknown or bad field; the options are unchanged.
+    """
+    for name in changes:
+        if name not in ("max_parallelism", "log_level"):
+            raise InvalidArgument(
+                f"update_config takes max_parallelism and log_level only, got {name!r}"
+            )
+    warnings: list[str] = []
+    parallelism = options.max_parallelism
+    if "max_parallelism" in changes:
+        parallelism, warnings = _check_parallelism(options.profile, changes["max_parallelism"])
+    log_level = options.log_level
+    if "log_level" in changes:
+        log_level = _check_log_level(options.profile, changes["log_level"])
+    return attrs.evolve(options, max_parallelism=parallelism, log_level=log_level), warnings

@@ -1,0 +1,124 @@
+"""What users read of work items: the projections of the one lifecycle (DESIGN §3).
+
+- :class:`SeedStatus`, the seed API's ``status``: ``pending`` / ``inProgress`` / ``success``
+  with the return value / ``error`` with the message / ``evicted`` (rules STS-1 to STS-3).
+- :class:`CurrentStatus`, the current API's ``status``: ``pending`` or ``running`` with
+  ``previous_attempts``, or ``finished`` (rule STS-5).
+- :class:`WorkInfo` and :class:`PoolStatistics`: frozen snapshots for debugging.
+
+Each is computed from a work item's state on demand; none is stored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from refmodel.lifecycle import (
+    CANCELING,
+    PENDING,
+    RETRYING,
+    RUNNING,
+    SUCCEEDED,
+    State,
+)
+
+
+@attrs.frozen(kw_only=True)
+class SeedStatus:
+    """The seed API's status of a work item (rule STS-1).
+
+    ``kind`` is ``"pending"``, ``"inProgress"``, ``"success"`` (with ``result``), ``"error"``
+    (with ``error``: ``"Canceled"``, ``"Timeout"`` or the thrown message) or ``"evicted"``.
+    """
+
+    kind: str
+    result: Any = None
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The status as the seed's JSON object."""
+        if self.kind == "success":
+            return {"kind": "success", "result": self.result}
+        if self.kind == "error":
+            return {"kind": "error", "error": self.error}
+        return {"kind": self.kind}
+
+
+SEED_PENDING = SeedStatus(kind="pending")
+SEED_IN_PROGRESS = SeedStatus(kind="inProgress")
+SEED_EVICTED = SeedStatus(kind="evicted")
+
+
+def seed_status(state: State, outcome: Any) -> SeedStatus:
+    """The seed view of a work item that is still held (rule STS-1)."""
+    if state is PENDING or state is RETRYING:
+        return SEED_PENDING
+    if state is RUNNING or state is CANCELING:
+        return SEED_IN_PROGRESS
+    if state is SUCCEEDED:
+        return SeedStatus(kind="success", result=outcome)
+    return SeedStatus(kind="error", error=outcome)
+
+
+@attrs.frozen(kw_only=True)
+class CurrentStatus:
+    """The current API's status of a work item (rule STS-5).
+
+    ``state`` is ``"pending"`` (waiting to start or to retry), ``"running"`` (an attempt is
+    running, also after a cancel that does not stop it) or ``"finished"``;
+    ``previous_attempts`` counts the attempts that have ended (not for ``finished``).
+    """
+
+    state: str
+    previous_attempts: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The status in the component's JSON spelling."""
+        if self.state == "finished":
+            return {"state": "finished"}
+        return {"state": self.state, "previousAttempts": self.previous_attempts}
+
+
+CURRENT_FINISHED = CurrentStatus(state="finished")
+
+
+def current_status(state: State | None, attempts: int) -> CurrentStatus:
+    """The current view of a work item; ``state`` is ``None`` for one no longer held."""
+    if state is PENDING or state is RETRYING:
+        return CurrentStatus(state="pending", previous_attempts=attempts)
+    if state is RUNNING or state is CANCELING:
+        return CurrentStatus(state="running", previous_attempts=attempts)
+    return CURRENT_FINISHED
+
+
+@attrs.frozen(kw_only=True)
+class WorkInfo:
+    """A read-only snapshot of one work item, for debugging and tests."""
+
+    id: str
+    fn: str
+    kind: str
+    state: State
+    attempts: int
+    enqueued_at: int
+    eligible_at: int
+    started_at: int | None
+    finished_at: int | None
+    outcome: Any
+
+
+@attrs.frozen(kw_only=True)
+class PoolStatistics:
+    """A snapshot of a pool's counters (``pool.statistics()``)."""
+
+    name: str
+    max_parallelism: int
+    running: int
+    """Attempts running now (they hold slots)."""
+    pending: int
+    """Items waiting to start or to retry (they hold no slot)."""
+    issued: int
+    retained: int
+    """Finished items whose result is still held (seed profile, until eviction)."""
