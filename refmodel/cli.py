@@ -5,6 +5,8 @@ Commands:
   ``ctx``, or ``all``) and print its summary and timelines.
 - ``trace NAME``: play an example and print its first world's trace as JSON Lines.
 - ``bench --jobs N --parallelism P``: the benchmark workload (see ``refmodel.bench``).
+- ``profiles``: the shortest scenario on which the seed and current profiles disagree about
+  cancelling running work, and where they part.
 - ``lifecycle``: print (or ``--write``) ``specs/lifecycle.md``, generated from the code.
 
 A user's mistake (an unknown name, a bad number) gets one line on stderr and exit status 2,
@@ -51,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--parallelism", type=_positive, default=10)
     bench.add_argument("--trace", choices=["off", "memory", "stream"], default="off")
 
+    commands.add_parser(
+        "profiles", help="find the shortest scenario where seed and current disagree on cancel"
+    )
+
     life = commands.add_parser("lifecycle", help="print specs/lifecycle.md from the code")
     life.add_argument("--write", metavar="PATH", help="write it to PATH instead")
     return parser
@@ -83,6 +89,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         from refmodel.bench import run_bench
 
         print(run_bench(args.jobs, args.parallelism, trace=args.trace).line())
+        return 0
+    if args.command == "profiles":
+        from refmodel.profiles import shortest_cancel_disagreement
+
+        print(shortest_cancel_disagreement().describe())
         return 0
     assert args.command == "lifecycle"
     text = lifecycle.markdown()

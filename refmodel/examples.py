@@ -8,6 +8,8 @@
 - ``ctx``: the whole ``pool.ctx(ctx)`` interface: ``run_action``, ``run_mutation``,
   ``run_query``, ``scheduler.run_after`` / ``run_at`` / ``cancel`` (which refuses ids it did not
   issue), and ``status`` / ``try_result`` / ``poll_result``.
+- ``retries`` (current profile): the current README's ``sendEmailReliablyWithRetries`` with an
+  ``emailSent`` onComplete, retried with jittered backoff.
 
 Each function builds its worlds, runs them, and returns an :class:`Example` with the worlds (to
 inspect or step through further), a summary and a timeline.
@@ -21,6 +23,7 @@ from typing import Any
 import attrs
 
 from refmodel.errors import ForeignWorkId
+from refmodel.options import RetryBehavior
 from refmodel.runtime import ActionCtx, MutationCtx, QueryCtx
 from refmodel.timeline import render
 from refmodel.world import World
@@ -261,9 +264,82 @@ def ctx_interface(seed: int = 0) -> Example:
     )
 
 
+def retries(seed: int = 0) -> Example:
+    """The current README's ``sendEmailReliablyWithRetries`` / ``emailSent``, in the current
+    profile: a flaky provider fails twice, the pool retries with jittered backoff, and
+    ``emailSent`` runs once with the final result."""
+    world = World(seed=seed, profile="current")
+    pool = world.pool(
+        "emailWorkpool",
+        retry_actions_by_default=True,
+        default_retry_behavior=RetryBehavior(max_attempts=3, initial_backoff_ms=1000, base=2),
+    )
+
+    @world.mutation("email:countAttempt")
+    def count_attempt(ctx: MutationCtx, args: dict[str, Any]) -> int:
+        rows = [row for row in ctx.db.query("attempts") if row["to"] == args["to"]]
+        if not rows:
+            ctx.db.insert("attempts", {"to": args["to"], "n": 1})
+            return 1
+        count = int(rows[0]["n"]) + 1
+        ctx.db.patch(rows[0]["_id"], {"n": count})
+        return count
+
+    @world.action("email:send")
+    async def send(ctx: ActionCtx, args: dict[str, Any]) -> dict[str, Any]:
+        attempt: int = await ctx.run_mutation(count_attempt, {"to": args["to"]})
+        await ctx.sleep(200)
+        if attempt < 3:
+            raise RuntimeError(f"email provider unavailable (attempt {attempt})")
+        return {"messageId": f"msg-{attempt}"}
+
+    @world.mutation("email:emailSent")
+    def email_sent(ctx: MutationCtx, args: dict[str, Any]) -> None:
+        result = args["result"]
+        ctx.db.insert(
+            "userEmailLog",
+            {
+                "userId": args["context"]["userId"],
+                "emailType": args["context"]["emailType"],
+                "result": result.get("return_value"),
+                "error": result.get("error"),
+            },
+        )
+
+    @world.mutation("email:sendEmailReliablyWithRetries")
+    def send_email_reliably_with_retries(ctx: MutationCtx, args: dict[str, Any]) -> str:
+        return pool.enqueue_action(
+            ctx,
+            send,
+            {"to": args["to"]},
+            on_complete=email_sent,
+            context={"emailType": "signup", "userId": args["userId"]},
+        )
+
+    handle = world.run_mutation(
+        send_email_reliably_with_retries, {"to": "ada@example.com", "userId": "users:1"}
+    )
+    world.run_until_idle()
+    work_id = handle.result()
+    notes = [f"enqueued {work_id}; the provider fails attempts 1 and 2, attempt 3 succeeds."]
+    for event in world.trace:
+        if event.id == work_id or event.kind == "rng":
+            notes.append(f"  {event}")
+    log = world.store.all("userEmailLog")
+    notes.append(f"userEmailLog: {[{k: v for k, v in row.items() if k[0] != '_'} for row in log]}")
+    notes.append(f"status: {pool.status(work_id).to_json()}")
+    return Example(
+        name="retries",
+        worlds={"world": world},
+        summary=notes,
+        timelines={"world": render(world.trace, scale=100)},
+    )
+
+
 EXAMPLES: dict[str, Callable[[int], Example]] = {
     "emails": emails,
     "counter": counter,
     "ctx": ctx_interface,
+    "retries": retries,
 }
 """The examples by name."""

@@ -1,9 +1,10 @@
 """Timelines: a text picture of a trace, one row per work item or scheduled function.
 
 Each row shows, per column of ``scale`` ms, what the item was doing: ``.`` waiting (pending),
-``#`` running, then one mark where it ended: ``✓`` succeeded, ``✗`` failed, ``C`` canceled,
-``T`` timed out. The picture is built from trace events alone, so it works the same for the
-model's traces and for traces that other implementations recorded.
+``#`` running, ``r`` backing off before a retry, then one mark where it ended: ``✓``
+succeeded, ``✗`` failed, ``C`` canceled, ``T`` timed out. The picture is built from trace
+events alone, so it works the same for the model's traces and for traces that other
+implementations recorded.
 """
 
 from __future__ import annotations
@@ -31,10 +32,18 @@ _STARTS = {"started", "sched_started"}
 @attrs.define
 class _Row:
     label: str
-    queued: int
-    started: int | None = None
-    ended: int | None = None
-    mark: str = ""
+    spans: list[tuple[int, int | None, str]] = attrs.field(factory=list)
+    """(from, to, mark) painted in order; ``to`` None means up to the end of the picture."""
+    end: tuple[int, str] | None = None
+
+    def open(self, time: int, mark: str) -> None:
+        self.close(time)
+        self.spans.append((time, None, mark))
+
+    def close(self, time: int) -> None:
+        if self.spans and self.spans[-1][1] is None:
+            begin, _, mark = self.spans[-1]
+            self.spans[-1] = (begin, time, mark)
 
 
 def render(events: Iterable[TraceEvent], *, scale: int | None = None, width: int = 60) -> str:
@@ -56,14 +65,18 @@ def render(events: Iterable[TraceEvent], *, scale: int | None = None, width: int
             continue
         if event.kind in _QUEUED:
             label = f"{event.id} {event.data.get('fn', '')}".strip()
-            rows[event.id] = _Row(label=label, queued=int(event.data.get("runAt", event.time)))
+            row = rows[event.id] = _Row(label=label)
+            row.open(int(event.data.get("runAt", event.time)), ".")
         elif event.id in rows:
             row = rows[event.id]
             if event.kind in _STARTS:
-                row.started = event.time
+                row.open(event.time, "#")
+            elif event.kind == "retrying":
+                row.open(event.time, "r")
+                row.open(int(event.data["retryAt"]), ".")
             elif event.kind in _ENDS:
-                row.ended = event.time
-                row.mark = _ENDS[event.kind]
+                row.close(event.time)
+                row.end = (event.time, _ENDS[event.kind])
     if not rows:
         return "(no work in this trace)\n"
     step = scale if scale is not None else max(1, math.ceil((last + 1) / width))
@@ -73,13 +86,11 @@ def render(events: Iterable[TraceEvent], *, scale: int | None = None, width: int
     lines = [header, f"{'':<{label_width}} |{'-' * columns}| {step} ms per column"]
     for row in rows.values():
         cells = [" "] * columns
-        end_col = (row.ended // step) if row.ended is not None else columns
-        run_col = (row.started // step) if row.started is not None else end_col
-        for col in range(row.queued // step, min(run_col, columns)):
-            cells[col] = "."
-        for col in range(run_col, min(end_col, columns)):
-            cells[col] = "#"
-        if row.ended is not None and end_col < columns:
-            cells[end_col] = row.mark
+        for begin, finish, mark in row.spans:
+            stop = columns if finish is None else min(finish // step, columns)
+            for col in range(begin // step, stop):
+                cells[col] = mark
+        if row.end is not None and row.end[0] // step < columns:
+            cells[row.end[0] // step] = row.end[1]
         lines.append(f"{row.label:<{label_width}} |{''.join(cells)}|")
     return "\n".join(lines) + "\n"
