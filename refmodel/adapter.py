@@ -1,0 +1,478 @@
+"""Adapters: how the conformance kit drives an implementation (``specs/adapter-protocol.md``).
+
+An adapter plays scenarios against one workpool implementation. In Python it is anything with
+the methods of :class:`Adapter`; across languages it is a program that speaks the JSON Lines
+protocol on stdin/stdout, which :class:`SubprocessAdapter` drives. The model itself is an
+adapter both ways: :class:`ModelAdapter` in-process, and ``python -m refmodel.adapter`` as a
+program (so the kit can be checked against itself through the pipe).
+
+The protocol, in short (one JSON object per line each way; ``id`` echoes the request):
+
+- ``{"id": 1, "method": "handshake"}`` -> ``{"protocol": 1, "name", "version", "features":
+  [...], "latency": {"startLagMs": 0, ...}}``
+- ``{"method": "reset", "params": {"scenario": {...}}}`` -> ``{}``: a fresh world at t=0 with
+  the scenario's profile, seed, pools and declared functions (steps are not played).
+- ``{"method": "call", "params": {"step": {...}}}`` -> ``{"id": "<work id>"}`` for enqueue,
+  ``{"ids": [...]}`` for enqueueBatch, ``{"status": {...}}`` for status, ``{}`` otherwise.
+- ``{"method": "advance", "params": {"ms": N}}`` -> ``{"now": T, "events": [...]}``: every
+  trace event (``specs/trace.schema.json``) not reported yet — those of the calls made since
+  the last advance, then those up to time T = now + N, events at T included.
+- ``{"method": "shutdown"}`` -> ``{}``, then the program exits.
+
+Errors come back as ``{"id": n, "error": {"type": "...", "message": "..."}}``. A step that the
+implementation rejects (bad input) is an error of type ``"InvalidArgument"`` or a subclass
+name; the harness treats those as observations too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import shlex
+import subprocess
+import sys
+import time  # wall-clock ok: per-call timeouts of an external program, not simulated time
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from refmodel.errors import RefmodelError
+from refmodel.options import RetryBehavior
+from refmodel.runtime import PENDING, ActionCtx, MutationCtx, QueryCtx, Request, Run, Runtime
+from refmodel.scenario import FEATURES, ScenarioError, load
+from refmodel.trace import TraceEvent
+from refmodel.world import World
+
+__refmodel_user_code__ = True  # The declared functions played here are user code (EXE-4).
+
+PROTOCOL_VERSION = 1
+
+
+class AdapterError(RefmodelError):
+    """The adapter misbehaved: it crashed, hung past its timeout, or answered garbage."""
+
+
+class Adapter(Protocol):
+    """What the conformance kit needs of an implementation."""
+
+    def handshake(self) -> dict[str, Any]:
+        """Protocol version, name, version, features and latency bounds."""
+        ...
+
+    def reset(self, scenario: Mapping[str, Any]) -> None:
+        """Start afresh at t=0 with the scenario's configuration."""
+        ...
+
+    def call(self, step: Mapping[str, Any]) -> dict[str, Any]:
+        """Perform one non-advance step now; return its result (or ``{"error": ...}``)."""
+        ...
+
+    def advance(self, ms: int) -> dict[str, Any]:
+        """Let ``ms`` pass; return ``{"now": T, "events": [...]}``."""
+        ...
+
+    def close(self) -> None:
+        """Release the implementation."""
+        ...
+
+
+class _Forever(Request):
+    """An await that never resumes: an attempt that hangs."""
+
+    __slots__ = ()
+
+    def handle(self, runtime: Runtime, run: Run) -> Any:
+        return PENDING
+
+
+_POOL_OPTION_NAMES = {
+    "maxParallelism": "max_parallelism",
+    "actionTimeoutMs": "action_timeout_ms",
+    "mutationTimeoutMs": "mutation_timeout_ms",
+    "unknownTimeoutMs": "unknown_timeout_ms",
+    "ttl": "ttl_ms",
+    "logLevel": "log_level",
+    "retryActionsByDefault": "retry_actions_by_default",
+    "defaultRetryBehavior": "default_retry_behavior",
+}
+
+
+def retry_from_json(value: Any) -> Any:
+    """A scenario's retry option (``true``/``false``/``{maxAttempts, ...}``) in Python form."""
+    if isinstance(value, Mapping):
+        return RetryBehavior(
+            max_attempts=value.get("maxAttempts", 5),
+            initial_backoff_ms=value.get("initialBackoffMs", 250),
+            base=value.get("base", 2),
+        )
+    return value
+
+
+def pool_options_from_json(options: Mapping[str, Any]) -> dict[str, Any]:
+    """A scenario pool's options as ``world.pool`` keyword arguments."""
+    out: dict[str, Any] = {}
+    for key, value in options.items():
+        name = _POOL_OPTION_NAMES[key]
+        if key == "ttl" and value is None:
+            value = float("inf")
+        if key == "defaultRetryBehavior":
+            value = retry_from_json(value)
+        out[name] = value
+    return out
+
+
+class ModelAdapter:
+    """The model as an in-process adapter: plays scenario steps on a :class:`World`."""
+
+    def __init__(self) -> None:
+        self._world: World | None = None
+        self._events: list[TraceEvent] = []
+        self._reported = 0
+        self._invocations: dict[str, int] = {}
+
+    def handshake(self) -> dict[str, Any]:
+        """The model implements every feature, with no latency."""
+        from refmodel import __name__ as package
+
+        return {
+            "protocol": PROTOCOL_VERSION,
+            "name": package,
+            "version": _version(),
+            "features": sorted(FEATURES),
+            "latency": {},
+        }
+
+    def reset(self, scenario: Mapping[str, Any]) -> None:
+        """A fresh world with the scenario's pools and declared functions."""
+        loaded = load(dict(scenario)).data
+        self._events = []
+        self._reported = 0
+        self._invocations = {}
+        world = World(seed=int(loaded.get("seed", 0)), profile=str(loaded.get("profile", "seed")),
+                      trace=self._events.append)
+        for name, options in loaded["pools"].items():
+            world.pool(name, **pool_options_from_json(options))
+        for name, spec in loaded["functions"].items():
+            self._declare(world, name, spec)
+        self._world = world
+
+    def _declare(self, world: World, name: str, spec: Mapping[str, Any]) -> None:
+        kind = spec["kind"]
+        invocations = self._invocations
+        if kind == "action":
+            attempts = list(spec["attempts"])
+
+            async def action(ctx: ActionCtx, args: dict[str, Any]) -> Any:
+                key = str(args.get("_ref", ""))  # The harness adds it (see the module doc).
+                invocations[key] = invocations.get(key, 0) + 1
+                attempt = attempts[min(invocations[key], len(attempts)) - 1]
+                if attempt.get("durationMs", 0):
+                    await ctx.sleep(int(attempt["durationMs"]))
+                if attempt.get("hangs"):
+                    await _Forever()
+                if "throws" in attempt:
+                    raise RuntimeError(str(attempt["throws"]))
+                if "throwsNonRetryable" in attempt:
+                    from refmodel.errors import NonRetryableError
+
+                    raise NonRetryableError(str(attempt["throwsNonRetryable"]))
+                return attempt.get("returns")
+
+            world.registry.register(_kind("action"), action, name, 0)
+        elif kind == "mutation":
+            reads = [str(doc) for doc in spec.get("reads", [])]
+            writes = [str(doc) for doc in spec.get("writes", [])]
+
+            def mutation(ctx: MutationCtx, args: dict[str, Any]) -> Any:
+                for doc in reads:
+                    ctx.db.query(doc)
+                for doc in writes:
+                    rows = ctx.db.query(doc)
+                    if rows:
+                        ctx.db.patch(rows[0]["_id"], {"value": int(rows[0]["value"]) + 1})
+                    else:
+                        ctx.db.insert(doc, {"value": 1})
+                if "throws" in spec:
+                    raise RuntimeError(str(spec["throws"]))
+                return None if spec.get("recordsOnComplete") else spec.get("returns")
+
+            duration = int(spec.get("durationMs", 0))
+            world.registry.register(_kind("mutation"), mutation, name, duration)
+        else:
+
+            def query(ctx: QueryCtx, args: dict[str, Any]) -> Any:
+                return spec.get("returns")
+
+            world.registry.register(_kind("query"), query, name, 0)
+
+    def _require(self) -> World:
+        if self._world is None:
+            raise ScenarioError("call reset with a scenario first")
+        return self._world
+
+    def call(self, step: Mapping[str, Any]) -> dict[str, Any]:
+        """Perform one step now. Rejected input comes back as ``{"error": ...}``."""
+        world = self._require()
+        try:
+            return self._call(world, step)
+        except RefmodelError as error:
+            return {"error": {"type": type(error).__name__, "message": str(error)}}
+
+    def _call(self, world: World, step: Mapping[str, Any]) -> dict[str, Any]:
+        op = step.get("op")
+        if op == "advance":
+            raise ScenarioError("advance is its own method, not a call")
+        pool = world.pools.get(str(step.get("pool")))
+        if pool is None:
+            raise ScenarioError(f"no pool named {step.get('pool')!r}")
+        client = world.client
+        if op in ("enqueue", "enqueueBatch"):
+            fdef = world.registry.resolve(step["fn"])
+            options = dict(step.get("options", {}))
+            kwargs: dict[str, Any] = {}
+            if "retry" in options:
+                kwargs["retry"] = retry_from_json(options["retry"])
+            for key, name in (("runAt", "run_at"), ("runAfter", "run_after"),
+                              ("onComplete", "on_complete"), ("context", "context")):
+                if key in options:
+                    kwargs[name] = options[key]
+            kind = fdef.ref.kind.value
+            if op == "enqueue":
+                method = getattr(pool, f"enqueue_{kind}")
+                return {"id": method(client, fdef.ref, step.get("args") or {}, **kwargs)}
+            method = getattr(pool, f"enqueue_{kind}_batch")
+            return {"ids": method(client, fdef.ref, list(step["argsList"]), **kwargs)}
+        if op == "cancel":
+            pool.cancel(client, str(step["id"]))
+            return {}
+        if op == "cancelAll":
+            pool.cancel_all(client, limit=step.get("limit"))
+            return {}
+        if op == "status":
+            return {"status": pool.status(str(step["id"])).to_json()}
+        if op == "configure":
+            changes = {}
+            if "maxParallelism" in step:
+                changes["max_parallelism"] = step["maxParallelism"]
+            if "logLevel" in step:
+                changes["log_level"] = step["logLevel"]
+            pool.update_config(**changes)
+            return {}
+        raise ScenarioError(f"unknown op {op!r}")
+
+    def advance(self, ms: int) -> dict[str, Any]:
+        """Run ``ms`` of virtual time; return the window's events."""
+        world = self._require()
+        world.run_until(world.now + ms)
+        fresh = self._events[self._reported:]
+        self._reported = len(self._events)
+        return {"now": world.now, "events": [e.to_json() for e in fresh]}
+
+    def close(self) -> None:
+        """Drop the world."""
+        self._world = None
+
+
+def _kind(name: str) -> Any:
+    from refmodel.functions import FunctionKind
+
+    return FunctionKind(name)
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("refmodel")
+    except Exception:  # pragma: no cover - not installed as a distribution
+        return "0"
+
+
+# The JSON Lines protocol ------------------------------------------------------------------
+
+
+def serve(adapter: Adapter, stdin: Any = None, stdout: Any = None) -> int:
+    """Answer protocol requests from ``stdin`` on ``stdout`` until shutdown or end of input.
+
+    Returns:
+        The exit status: 0 after a shutdown or end of input.
+    """
+    source = stdin or sys.stdin
+    sink = stdout or sys.stdout
+    for number, line in enumerate(source, start=1):
+        if not line.strip():
+            continue
+        request_id: Any = None
+        try:
+            request = json.loads(line)
+            if not isinstance(request, dict):
+                raise ScenarioError(f"line {number}: a request must be a JSON object")
+            request_id = request.get("id")
+            method = request.get("method")
+            params = request.get("params") or {}
+            if method == "handshake":
+                result: Any = adapter.handshake()
+            elif method == "reset":
+                adapter.reset(params["scenario"])
+                result = {}
+            elif method == "call":
+                result = adapter.call(params["step"])
+            elif method == "advance":
+                result = adapter.advance(int(params["ms"]))
+            elif method == "shutdown":
+                sink.write(json.dumps({"id": request_id, "result": {}}) + "\n")
+                sink.flush()
+                return 0
+            else:
+                raise ScenarioError(f"line {number}: unknown method {method!r}")
+            response = {"id": request_id, "result": result}
+        except json.JSONDecodeError as error:
+            message = f"line {number}: invalid JSON: {error.msg}"
+            response = {"id": None, "error": {"type": "ProtocolError", "message": message}}
+        except (RefmodelError, KeyError, TypeError, ValueError) as error:
+            response = {"id": request_id, "error": {"type": type(error).__name__,
+                                                    "message": str(error)}}
+        sink.write(json.dumps(response) + "\n")
+        sink.flush()
+    return 0
+
+
+class SubprocessAdapter:
+    """Drive a program that speaks the protocol, with a timeout on every call.
+
+    Args:
+        command: the program and its arguments, as one shell-like string.
+        timeout_s: how long one call may take on the wall clock.
+
+    Raises:
+        AdapterError: the program cannot start, exits, hangs past the timeout, or answers
+            something that is not a response to the request.
+    """
+
+    def __init__(self, command: str, *, timeout_s: float = 10.0) -> None:
+        self.command = command
+        self.timeout_s = timeout_s
+        try:
+            self._proc = subprocess.Popen(
+                shlex.split(command),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        except OSError as error:
+            raise AdapterError(f"adapter {command!r} could not start: {error}") from None
+        self._next_id = 0
+        self._buffer = b""
+
+    def _request(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
+        self._next_id += 1
+        request = {"id": self._next_id, "method": method, "params": dict(params or {})}
+        proc = self._proc
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write((json.dumps(request) + "\n").encode())
+            proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise AdapterError(self._died(f"while sending {method}")) from None
+        line = self._read_line(method)
+        try:
+            response = json.loads(line)
+        except json.JSONDecodeError:
+            raise AdapterError(
+                f"adapter {self.command!r} answered {method} with something that is not JSON: "
+                f"{line[:120]!r}"
+            ) from None
+        if not isinstance(response, dict) or response.get("id") != self._next_id:
+            raise AdapterError(
+                f"adapter {self.command!r} answered {method} with {line[:120]!r}, not a "
+                f"response to request {self._next_id}"
+            )
+        if "error" in response:
+            error = response["error"]
+            if method == "call":
+                return {"error": error}
+            raise AdapterError(f"adapter {self.command!r} failed {method}: {error}")
+        return response.get("result")
+
+    def _read_line(self, method: str) -> str:
+        proc = self._proc
+        assert proc.stdout is not None
+        deadline = time.monotonic() + self.timeout_s  # wall-clock ok
+        fd = proc.stdout.fileno()
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()  # wall-clock ok
+            if left <= 0:
+                self.kill()
+                raise AdapterError(
+                    f"adapter {self.command!r} did not answer {method} within "
+                    f"{self.timeout_s:g} s"
+                )
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise AdapterError(self._died(f"while answering {method}"))
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line.decode(errors="replace")
+
+    def _died(self, when: str) -> str:
+        code = self._proc.poll()
+        err = b""
+        if self._proc.stderr is not None and code is not None:
+            err = self._proc.stderr.read() or b""
+        tail = err.decode(errors="replace").strip().splitlines()[-1:] or [""]
+        return f"adapter {self.command!r} exited (status {code}) {when}: {tail[0]}".rstrip(": ")
+
+    def handshake(self) -> dict[str, Any]:
+        """Ask the program who it is."""
+        result = self._request("handshake")
+        if not isinstance(result, dict) or result.get("protocol") != PROTOCOL_VERSION:
+            raise AdapterError(
+                f"adapter {self.command!r} speaks protocol {result!r}, not {PROTOCOL_VERSION}"
+            )
+        return result
+
+    def reset(self, scenario: Mapping[str, Any]) -> None:
+        """Send the scenario's configuration."""
+        self._request("reset", {"scenario": dict(scenario)})
+
+    def call(self, step: Mapping[str, Any]) -> dict[str, Any]:
+        """Send one step."""
+        result = self._request("call", {"step": dict(step)})
+        return result if isinstance(result, dict) else {"error": {"type": "ProtocolError",
+                                                                   "message": repr(result)}}
+
+    def advance(self, ms: int) -> dict[str, Any]:
+        """Let time pass in the program."""
+        result = self._request("advance", {"ms": ms})
+        if not isinstance(result, dict) or not isinstance(result.get("events"), list):
+            raise AdapterError(f"adapter {self.command!r} answered advance with {result!r}")
+        return result
+
+    def close(self) -> None:
+        """Ask the program to shut down; kill it if it does not."""
+        if self._proc.poll() is None:
+            with contextlib.suppress(AdapterError):
+                self._request("shutdown")
+        self.kill()
+
+    def kill(self) -> None:
+        """Stop the program now."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+        for stream in (self._proc.stdin, self._proc.stdout, self._proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def main() -> int:
+    """``python -m refmodel.adapter``: the model as a protocol-speaking program."""
+    return serve(ModelAdapter())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
