@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 
 from refmodel.errors import InvalidArgument, InvalidType, UnknownFunction
-from refmodel.values import check_time
+from refmodel.values import article, check_time
 
 
 class FunctionKind(enum.Enum):
@@ -68,9 +68,11 @@ class Registry:
                 negative. Nothing is registered.
         """
         if not callable(handler):
-            raise InvalidType(f"a {kind.value} handler must be callable, got {handler!r}")
+            raise InvalidType(f"{article(kind.value)} handler must be callable, got {handler!r}")
         fn_name = handler.__name__ if name is None else name
-        if type(fn_name) is not str or not fn_name:
+        if type(fn_name) is not str:
+            raise InvalidType(f"function name must be a non-empty str, got {fn_name!r}")
+        if not fn_name:
             raise InvalidArgument(f"function name must be a non-empty str, got {fn_name!r}")
         if fn_name in self._by_name:
             raise InvalidArgument(f"a function named {fn_name!r} is already registered")
@@ -111,7 +113,8 @@ class Registry:
             raise UnknownFunction(f"no function named {name!r} is registered")
         if expected is not None and found.ref.kind is not expected:
             raise InvalidArgument(
-                f"{name!r} is a {found.ref.kind.value}, but a {expected.value} is needed here"
+                f"{name!r} is {article(found.ref.kind.value)}, but "
+                f"{article(expected.value)} is needed here"
             )
         return found
 

@@ -70,7 +70,15 @@ from refmodel.status import (
     current_status,
     seed_status,
 )
-from refmodel.values import check_args, check_int, check_time, copy_json
+from refmodel.values import (
+    article,
+    check_args,
+    check_int,
+    check_time,
+    copy_json,
+    fresh,
+    parse_number,
+)
 
 if TYPE_CHECKING:
     from refmodel.poolctx import PoolCtx
@@ -336,6 +344,10 @@ class Workpool:
         ``pool.ctx(ctx).scheduler.cancel`` accepts (rule CAN-4).
         """
         plan = self._plan(ctx, fn, args, WorkKind.UNKNOWN, None, None, None, run_at, None)
+        if plan.fdef.ref.kind is FunctionKind.QUERY:
+            raise InvalidArgument(
+                f"{plan.fdef.ref.name!r} is a query: a scheduler runs actions and mutations only"
+            )
         return self._apply(ctx, plan)
 
     def _batch(
@@ -352,7 +364,7 @@ class Workpool:
         unknown = sorted(set(options) - allowed)
         if unknown:
             raise InvalidArgument(
-                f"unknown option {unknown[0]!r} for a {kind.value} batch: allowed are "
+                f"unknown option {unknown[0]!r} for {article(kind.value)} batch: allowed are "
                 f"{sorted(allowed)}"
             )
         if isinstance(args_list, str | bytes | dict) or not isinstance(args_list, Sequence):
@@ -494,7 +506,7 @@ class Workpool:
         record: WorkRecord = run.token
         self._end_attempt(record)
         if run.ok:
-            data = {"attempt": record.attempts, "result": run.value}
+            data = {"attempt": record.attempts, "result": fresh(run.value)}
             self._terminal(record, Trigger.SUCCEED, run.value, "succeeded", data)
         elif (
             not run.non_retryable
@@ -588,7 +600,8 @@ class Workpool:
         fdef, work_id, context, result = payload
         world = self.world
         if world._tracing:
-            world._emit("on_complete", self.name, work_id, {"fn": fdef.ref.name, "result": result})
+            data = {"fn": fdef.ref.name, "result": fresh(result)}
+            world._emit("on_complete", self.name, work_id, data)
         python_result = {"kind": result["kind"]}
         if result["kind"] == "success":
             python_result["return_value"] = result["returnValue"]
@@ -676,7 +689,10 @@ class Workpool:
                         {"attempt": record.attempts + 1},
                     )
         elif world._tracing:
-            shown = "finished" if state is None else state.value
+            if state is None:  # No longer held: evicted (seed) or forgotten (current).
+                shown = "evicted" if self.profile == "seed" else "finished"
+            else:
+                shown = state.value
             world._emit("cancel_ignored", self.name, self._prefix + str(n), {"state": shown})
 
     # Configuration -------------------------------------------------------------------------
@@ -837,9 +853,10 @@ class Workpool:
             raise UnknownWorkId(
                 f"a work id is a str like {prefix}1, got {work_id!r} ({type(work_id).__name__})"
             )
-        if not work_id.startswith(prefix) or not work_id[len(prefix):].isdigit():
+        n_or_none = parse_number(work_id[len(prefix):]) if work_id.startswith(prefix) else None
+        if n_or_none is None:
             raise UnknownWorkId(f"{work_id!r} was not issued by pool {self.name!r}")
-        n = int(work_id[len(prefix):])
+        n = n_or_none
         issued = len(self._issued)
         if not 1 <= n <= issued:
             upto = f"up to {prefix}{issued}" if issued else "none yet"
@@ -903,14 +920,14 @@ def _run_over(run: Run) -> bool:
 
 def _result_of(record: WorkRecord) -> tuple[Any, BaseException | None]:
     if record.state is SUCCEEDED:
-        return record.outcome, None
+        return fresh(record.outcome), None
     return None, WorkFailed(record.outcome)
 
 
 def _result_json(record: WorkRecord) -> dict[str, Any]:
     """The terminal result as the component's ``vResult`` JSON (rule ONC-2)."""
     if record.state is SUCCEEDED:
-        return {"kind": "success", "returnValue": record.outcome}
+        return {"kind": "success", "returnValue": fresh(record.outcome)}
     if record.state is CANCELED:
         return {"kind": "canceled"}
     return {"kind": "failed", "error": record.outcome}

@@ -22,7 +22,6 @@ errors propagates to whoever drives the simulation (rule EXE-4).
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import os
 from collections.abc import Callable, Generator
@@ -254,10 +253,14 @@ class Runtime:
         run.effects = []
         coro = run.coro
         if coro is not None:
-            # An action that catches GeneratorExit and awaits again makes close() raise
-            # RuntimeError; it is stopped all the same.
-            with contextlib.suppress(RuntimeError):
+            # close() runs the action's finally blocks: what they raise, or an action that
+            # catches GeneratorExit and awaits again (RuntimeError), is the user's; the
+            # attempt is stopped all the same.
+            try:
                 coro.close()
+            except Exception as exc:
+                if raised_by_model(exc):
+                    raise
 
     def _fail(self, run: Run, exc: BaseException) -> None:
         run.non_retryable = isinstance(exc, NonRetryableError)

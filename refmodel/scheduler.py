@@ -20,7 +20,11 @@ from refmodel.backlog import StartQueue
 from refmodel.errors import InvalidArgument, UnknownScheduledId
 from refmodel.functions import FunctionDef, FunctionKind, FunctionRef
 from refmodel.runtime import Ctx, MutationCtx, Run, check_ctx
-from refmodel.values import check_args, check_int, check_time
+from refmodel.values import check_args, check_int, check_time, parse_number
+
+_ABORTED = 0
+_COMMITTED = 1
+_UNCOMMITTED = 2
 
 if TYPE_CHECKING:
     from refmodel.world import World
@@ -89,7 +93,7 @@ class Scheduler:
         self.world = world
         self.concurrency = concurrency
         self._records: dict[int, _Scheduled] = {}
-        self._issued = 0
+        self._codes = bytearray()  # Per issued id: committed, uncommitted or aborted.
         self._inserted = 0  # The order in which schedules took effect (commit order).
         self._running = 0
         self._queue: StartQueue[_Scheduled] = StartQueue(
@@ -98,11 +102,13 @@ class Scheduler:
 
     def run_after(self, ctx: Ctx, delay_ms: int, fn: FunctionRef | str, args: Any = None) -> str:
         """Schedule ``fn`` ``delay_ms`` from now (negative delays are refused; rule ENQ-4)."""
+        check_ctx(ctx, "scheduling")
         delay = check_time(delay_ms, "delay_ms")
         return self._schedule(ctx, self.world.clock.now + delay, fn, args)
 
     def run_at(self, ctx: Ctx, time: int, fn: FunctionRef | str, args: Any = None) -> str:
         """Schedule ``fn`` at virtual ``time``; a time in the past means now."""
+        check_ctx(ctx, "scheduling")
         return self._schedule(ctx, check_time(time, "time"), fn, args)
 
     def _schedule(self, ctx: Ctx, time: int, fn: FunctionRef | str, args: Any) -> str:
@@ -113,15 +119,21 @@ class Scheduler:
                 f"{fdef.ref.name!r} is a query: the scheduler runs actions and mutations only"
             )
         stored = check_args({} if args is None else args)
-        self._issued += 1
-        n = self._issued
+        codes = self._codes
+        n = len(codes) + 1
         if type(ctx) is MutationCtx:
-            ctx.defer(lambda: self._insert(n, fdef, stored, time), lambda: None)
+            codes.append(_UNCOMMITTED)
+            ctx.defer(lambda: self._insert(n, fdef, stored, time), lambda: self._abort(n))
         else:
+            codes.append(_COMMITTED)
             self._insert(n, fdef, stored, time)
         return self.PREFIX + str(n)
 
+    def _abort(self, n: int) -> None:
+        self._codes[n - 1] = _ABORTED
+
     def _insert(self, n: int, fdef: FunctionDef, args: dict[str, Any], time: int) -> None:
+        self._codes[n - 1] = _COMMITTED
         world = self.world
         due = max(time, world.clock.now)
         self._inserted += 1
@@ -164,11 +176,7 @@ class Scheduler:
             UnknownScheduledId: not issued by this scheduler, or its mutation never committed.
         """
         n = self._number(scheduled_id)
-        record = self._records.get(n)
-        if record is None:
-            raise UnknownScheduledId(
-                f"{scheduled_id!r} was scheduled by a mutation that did not commit"
-            )
+        record = self._records[n]
         return ScheduledFunction(
             id=self.PREFIX + str(n),
             name=record.fdef.ref.name,
@@ -190,19 +198,27 @@ class Scheduler:
 
     def _number(self, scheduled_id: Any) -> int:
         prefix = self.PREFIX
-        if (
-            type(scheduled_id) is not str
-            or not scheduled_id.startswith(prefix)
-            or not scheduled_id[len(prefix):].isdigit()
-            or not 1 <= int(scheduled_id[len(prefix):]) <= self._issued
-        ):
+        issued = len(self._codes)
+        n = None
+        if type(scheduled_id) is str and scheduled_id.startswith(prefix):
+            n = parse_number(scheduled_id[len(prefix):])
+        if n is None or not 1 <= n <= issued:
             raise UnknownScheduledId(
                 f"{scheduled_id!r} is not a scheduled-function id this scheduler issued "
-                f"(it has issued {prefix}1 to {prefix}{self._issued})"
-                if self._issued
+                f"(it has issued {prefix}1 to {prefix}{issued})"
+                if issued
                 else f"{scheduled_id!r} is not a scheduled-function id: none were issued yet"
             )
-        return int(scheduled_id[len(prefix):])
+        code = self._codes[n - 1]
+        if code == _ABORTED:
+            raise UnknownScheduledId(
+                f"{scheduled_id!r} was scheduled by a mutation that did not commit"
+            )
+        if code == _UNCOMMITTED:
+            raise UnknownScheduledId(
+                f"{scheduled_id!r} is scheduled by a mutation that has not committed yet"
+            )
+        return n
 
     def _has_room(self) -> bool:
         return self.concurrency is None or self._running < self.concurrency

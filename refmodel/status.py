@@ -23,6 +23,7 @@ from refmodel.lifecycle import (
     SUCCEEDED,
     State,
 )
+from refmodel.values import fresh
 
 
 @attrs.frozen(kw_only=True)
@@ -58,7 +59,7 @@ def seed_status(state: State, outcome: Any) -> SeedStatus:
     if state is RUNNING or state is CANCELING:
         return SEED_IN_PROGRESS
     if state is SUCCEEDED:
-        return SeedStatus(kind="success", result=outcome)
+        return SeedStatus(kind="success", result=fresh(outcome))
     return SeedStatus(kind="error", error=outcome)
 
 

@@ -9,6 +9,7 @@ same way (rule ERR-1).
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from typing import Any, TypeAlias
@@ -39,11 +40,20 @@ def copy_json(value: Any, where: str) -> Any:
         # The common case, a flat object of scalars, stays on this short path.
         for key, item in value.items():
             if type(key) is not str or type(item) not in _SCALARS:
-                return _copy_deep(value, where)
+                return _copy_checked(value, where)
         return dict(value)
     if kind in _SCALARS:
         return value
-    return _copy_deep(value, where)
+    return _copy_checked(value, where)
+
+
+def _copy_checked(value: Any, where: str) -> Any:
+    try:
+        return _copy_deep(value, where)
+    except RecursionError:
+        raise InvalidType(
+            f"{where} must be JSON-like: it is nested too deeply or contains itself"
+        ) from None
 
 
 def _copy_deep(value: Any, where: str) -> Any:
@@ -70,6 +80,14 @@ def _copy_deep(value: Any, where: str) -> Any:
         f"{where} must be JSON-like (None, bool, int, float, str, list, dict): "
         f"got {type(value).__name__} {_short(value)}"
     )
+
+
+def fresh(value: Any) -> Any:
+    """A copy of a stored JSON-like value to hand out, so that callers cannot change what the
+    world keeps (rule ENQ-2); scalars are shared, being immutable."""
+    if type(value) in _SCALARS or type(value) is float:
+        return value
+    return copy.deepcopy(value)
 
 
 def check_args(value: Any, where: str = "args") -> dict[str, Any]:
@@ -135,5 +153,27 @@ def check_name(value: Any, what: str) -> str:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    """A short, deterministic rendering of a value for an error message: its repr, unless
+    that shows a memory address, which would make traces differ between runs (DET-1)."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        text = f"<{type(value).__name__} that contains itself>"
+    if " at 0x" in text:
+        text = f"<{type(value).__name__} object>"
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def article(word: str) -> str:
+    """``word`` with "a" or "an" before it."""
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+
+
+def parse_number(text: str) -> int | None:
+    """The number that ``text`` spells in plain ASCII digits without a leading zero, or
+    ``None``; ids use it so that ``"p/01"`` or ``"p/١"`` never alias ``"p/1"``."""
+    if not text or not text.isascii() or not text.isdigit():
+        return None
+    if text[0] == "0" and text != "0":
+        return None
+    return int(text)

@@ -33,7 +33,7 @@ from refmodel.runtime import ClientCtx, Run, RunState, Runtime
 from refmodel.scheduler import Scheduler
 from refmodel.store import Store
 from refmodel.trace import TRACE_VERSION, JsonlWriter, MemoryTrace, TraceEvent, TraceSink
-from refmodel.values import check_args, check_name, check_time
+from refmodel.values import check_args, check_name, check_time, fresh
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -91,7 +91,7 @@ class CallHandle:
             )
         if not self._run.ok:
             raise CallFailed(self._run.error or "")
-        return self._run.value
+        return fresh(self._run.value)
 
     def __repr__(self) -> str:
         state = "running" if not self.done else ("ok" if self._run.ok else "failed")
@@ -128,6 +128,8 @@ class World:
         if type(seed) is not int:
             raise InvalidType(f"seed must be an int, got {seed!r}")
         check_time(epoch, "epoch")
+        if type(profile) is not str:
+            raise InvalidType(f"profile must be a str, one of {list(PROFILES)}; got {profile!r}")
         if profile not in PROFILES:
             raise InvalidArgument(f"unknown profile {profile!r}: choose one of {list(PROFILES)}")
         self.seed = seed
@@ -308,6 +310,8 @@ class World:
             raise InvalidArgument(
                 f"cannot move the clock back to {target} ms: it reads {self.clock.now} ms"
             )
+        if type(inclusive) is not bool:
+            raise InvalidType(f"inclusive must be True or False, got {inclusive!r}")
         limit = self._check_max_steps(max_steps)
         self._run(target + 1 if inclusive else target, False, limit, f"reaching {target} ms")
         self.clock.now = target
