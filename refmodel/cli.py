@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from refmodel import lifecycle
 from refmodel.errors import RefmodelError
@@ -34,11 +35,20 @@ def _positive(text: str) -> int:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog.split()[0]} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="refmodel", description="The executable reference model of the Convex Workpool."
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
 
     example = commands.add_parser("example", help="play a seed example and print its timeline")
     example.add_argument("name", nargs="?", default="emails", choices=[*EXAMPLES, "all"])
@@ -98,8 +108,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     assert args.command == "lifecycle"
     text = lifecycle.markdown()
     if args.write:
-        with open(args.write, "w", encoding="utf-8") as out:
-            out.write(text)
+        try:
+            with open(args.write, "w", encoding="utf-8") as out:
+                out.write(text)
+        except OSError as error:
+            print(f"refmodel: error: cannot write {args.write}: {error.strerror}", file=sys.stderr)
+            return 2
     else:
         sys.stdout.write(text)
     return 0

@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 
 from refmodel.errors import InvalidArgument, InvalidType, UnknownFunction
-from refmodel.values import article, check_time
+from refmodel.values import article, check_time, short
 
 
 class FunctionKind(enum.Enum):
@@ -106,7 +106,8 @@ class Registry:
             name = fn
         else:
             raise InvalidType(
-                f"a function reference must be a FunctionRef or a registered name, got {fn!r}"
+                "a function reference must be a FunctionRef or a registered name, got "
+                f"{short(fn)}"
             )
         found = self._by_name.get(name)
         if found is None:

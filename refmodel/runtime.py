@@ -38,7 +38,7 @@ from refmodel.errors import (
 from refmodel.functions import FunctionDef, FunctionKind, FunctionRef
 from refmodel.lifecycle import IllegalTransition
 from refmodel.store import Transaction
-from refmodel.values import check_args, check_time, copy_json
+from refmodel.values import check_args, check_time, copy_json, short
 
 if TYPE_CHECKING:
     from refmodel.scheduler import Scheduler
@@ -328,7 +328,7 @@ class Runtime:
             else:
                 value, exc = None, InvalidType(
                     "an action may only await what refmodel gives it (ctx.sleep, ctx.run_*, "
-                    f"pool.poll_result, ...); it awaited {request!r}"
+                    f"pool.poll_result, ...); it awaited {short(request)}"
                 )
 
     def _child_done(self, child: Run) -> None:
@@ -564,7 +564,7 @@ def require_action(ctx: Any, what: str) -> ActionCtx:
     if not isinstance(ctx, ActionCtx):
         raise NotInAction(
             f"{what} waits for virtual time, so it needs an action's ctx (inside an async "
-            f"action); got {ctx!r}. Outside actions, run the world and read status instead."
+            f"action); got {short(ctx)}. Outside actions, run the world and read status instead."
         )
     return ctx
 
@@ -574,6 +574,6 @@ def check_ctx(ctx: Any, what: str) -> Ctx:
     if not isinstance(ctx, ClientCtx | ActionCtx | MutationCtx):
         raise InvalidType(
             f"{what} needs a ctx: world.client, or the ctx an action or mutation received; "
-            f"got {ctx!r}"
+            f"got {short(ctx)}"
         )
     return ctx

@@ -78,7 +78,7 @@ def _copy_deep(value: Any, where: str) -> Any:
         return [_copy_deep(item, f"{where}[{i}]") for i, item in enumerate(value)]
     raise InvalidType(
         f"{where} must be JSON-like (None, bool, int, float, str, list, dict): "
-        f"got {type(value).__name__} {_short(value)}"
+        f"got {type(value).__name__} {short(value)}"
     )
 
 
@@ -95,7 +95,7 @@ def check_args(value: Any, where: str = "args") -> dict[str, Any]:
     if type(value) is not dict:
         raise InvalidType(
             f"{where} must be a dict with str keys (a JSON object), got {type(value).__name__} "
-            f"{_short(value)}"
+            f"{short(value)}"
         )
     result: dict[str, Any] = copy_json(value, where)
     return result
@@ -104,7 +104,7 @@ def check_args(value: Any, where: str = "args") -> dict[str, Any]:
 def check_int(value: Any, name: str) -> int:
     """Check that ``value`` is an ``int`` (not a ``bool``) and return it."""
     if type(value) is not int:
-        raise InvalidType(f"{name} must be an int, got {_short(value)} ({type(value).__name__})")
+        raise InvalidType(f"{name} must be an int, got {short(value)} ({type(value).__name__})")
     result: int = value
     return result
 
@@ -117,7 +117,7 @@ def check_time(value: Any, name: str = "time") -> int:
         if type(value) is float and math.isinf(value):
             raise InvalidType(f"{name} must be an integer number of ms, got {value!r}")
         raise InvalidType(
-            f"{name} must be an integer number of ms, got {_short(value)} "
+            f"{name} must be an integer number of ms, got {short(value)} "
             f"({type(value).__name__})"
         )
     if value < 0:
@@ -132,7 +132,7 @@ def check_positive_ms(value: Any, name: str, *, allow_inf: bool = False) -> int 
         return math.inf
     allowed = "a positive integer number of ms" + (" or math.inf" if allow_inf else "")
     if type(value) is not int:
-        raise InvalidType(f"{name} must be {allowed}, got {_short(value)} ({type(value).__name__})")
+        raise InvalidType(f"{name} must be {allowed}, got {short(value)} ({type(value).__name__})")
     if value <= 0:
         raise InvalidArgument(f"{name} must be {allowed}, got {value}")
     result: int = value
@@ -142,7 +142,7 @@ def check_positive_ms(value: Any, name: str, *, allow_inf: bool = False) -> int 
 def check_name(value: Any, what: str) -> str:
     """Check an identifier-like name (pools, tables): ``[A-Za-z][A-Za-z0-9_]*``."""
     if type(value) is not str:
-        raise InvalidType(f"{what} must be a str, got {_short(value)} ({type(value).__name__})")
+        raise InvalidType(f"{what} must be a str, got {short(value)} ({type(value).__name__})")
     if not _NAME.match(value):
         raise InvalidArgument(
             f"{what} must match [A-Za-z][A-Za-z0-9_]* (letters, digits, underscores), "
@@ -152,7 +152,7 @@ def check_name(value: Any, what: str) -> str:
     return result
 
 
-def _short(value: Any) -> str:
+def short(value: Any) -> str:
     """A short, deterministic rendering of a value for an error message: its repr, unless
     that shows a memory address, which would make traces differ between runs (DET-1)."""
     try:
