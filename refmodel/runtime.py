@@ -444,47 +444,51 @@ class SchedulerView:
         self._scheduler.cancel(self._ctx, scheduled_id)
 
 
-class ClientCtx:
-    """A client outside the deployment, acting at the current virtual time (``world.client``).
+class _BaseCtx:
+    """What every context has: the world and its current time."""
 
-    Pool and scheduler calls made with it take effect at once.
-    """
+    __slots__ = ("world",)
 
     def __init__(self, world: World) -> None:
         self.world = world
 
     @property
     def now(self) -> int:
-        """The current virtual time in ms."""
+        """The current virtual time in ms (for a mutation: its start, when its handler runs)."""
         return self.world.clock.now
+
+
+class _SchedulingCtx(_BaseCtx):
+    """A context that may schedule functions and enqueue work."""
+
+    __slots__ = ()
 
     @property
     def scheduler(self) -> SchedulerView:
-        """The plain scheduler."""
-        return SchedulerView(self.world.scheduler, self)
+        """The plain scheduler (from a mutation, what it schedules happens at its commit)."""
+        return SchedulerView(self.world.scheduler, self)  # type: ignore[arg-type]
+
+
+class ClientCtx(_SchedulingCtx):
+    """A client outside the deployment, acting at the current virtual time (``world.client``).
+
+    Pool and scheduler calls made with it take effect at once.
+    """
+
+    __slots__ = ()
 
     def __repr__(self) -> str:
         return "world.client"
 
 
-class ActionCtx:
+class ActionCtx(_SchedulingCtx):
     """The context an action's handler receives."""
 
-    __slots__ = ("_run", "world")
+    __slots__ = ("_run",)
 
     def __init__(self, world: World, run: Run) -> None:
         self.world = world
         self._run = run
-
-    @property
-    def now(self) -> int:
-        """The current virtual time in ms."""
-        return self.world.clock.now
-
-    @property
-    def scheduler(self) -> SchedulerView:
-        """The plain scheduler; calls take effect at once."""
-        return SchedulerView(self.world.scheduler, self)
 
     def sleep(self, ms: int) -> Sleep:
         """Await this to let ``ms`` of virtual time pass."""
@@ -512,25 +516,15 @@ class ActionCtx:
         return f"ActionCtx({self._run.fdef.ref.name!r})"
 
 
-class MutationCtx:
+class MutationCtx(_SchedulingCtx):
     """The context a mutation's handler receives: ``db`` and a transactional scheduler."""
 
-    __slots__ = ("_run", "db", "world")
+    __slots__ = ("_run", "db")
 
     def __init__(self, world: World, run: Run, txn: Transaction) -> None:
         self.world = world
         self._run = run
         self.db = txn
-
-    @property
-    def now(self) -> int:
-        """The current virtual time in ms (the mutation's start)."""
-        return self.world.clock.now
-
-    @property
-    def scheduler(self) -> SchedulerView:
-        """The plain scheduler; what is scheduled here takes effect when the mutation commits."""
-        return SchedulerView(self.world.scheduler, self)
 
     def defer(self, apply: Callable[[], None], abort: Callable[[], None]) -> None:
         """Buffer an effect until commit: ``apply`` runs at commit, ``abort`` if it never
@@ -541,19 +535,14 @@ class MutationCtx:
         return f"MutationCtx({self._run.fdef.ref.name!r})"
 
 
-class QueryCtx:
+class QueryCtx(_BaseCtx):
     """The context a query's handler receives: a read-only ``db``."""
 
-    __slots__ = ("db", "world")
+    __slots__ = ("db",)
 
     def __init__(self, world: World, txn: Transaction) -> None:
         self.world = world
         self.db = txn
-
-    @property
-    def now(self) -> int:
-        """The current virtual time in ms."""
-        return self.world.clock.now
 
 
 Ctx = ClientCtx | ActionCtx | MutationCtx

@@ -18,20 +18,8 @@ from refmodel import (
     UnknownScheduledId,
     World,
 )
+from tests.helpers import events as _events
 from tests.spec import checks
-
-Event = tuple[int, str, str | None]
-
-
-def _events(world: World, *kinds: str) -> list[Event]:
-    """The trace as ``(time, kind, id)``, without the world/pool creation events, optionally
-    only the given kinds."""
-    skip = {"world_started", "pool_created"}
-    return [
-        (e.time, e.kind, e.id)
-        for e in world.trace
-        if e.kind not in skip and (not kinds or e.kind in kinds)
-    ]
 
 
 def _world(**options: Any) -> World:
