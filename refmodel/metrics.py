@@ -24,9 +24,11 @@ from refmodel.trace import TraceEvent
 REPORT_PERIOD_MS = 60_000
 
 
-def should_log(config_level: str, level: str, profile: str = "current") -> bool:
-    """Whether a pool configured at ``config_level`` logs an event of ``level``."""
-    levels = LOG_LEVELS[profile]
+def should_log(config_level: str, level: str) -> bool:
+    """Whether a pool configured at ``config_level`` logs an event of ``level``, in the current
+    component's order DEBUG < TRACE < INFO < REPORT < WARN < ERROR (the seed's levels are a
+    subset of it)."""
+    levels = LOG_LEVELS["current"]
     return levels.index(config_level) <= levels.index(level)
 
 
@@ -59,7 +61,6 @@ def component_events(
     """
     out: list[dict[str, Any]] = []
     level = log_level or "REPORT"
-    profile = "current"
     window = _Window()
     last_report = 0
     fn_of: dict[str, str] = {}
@@ -68,13 +69,10 @@ def component_events(
     running: set[str] = set()
 
     def emit(event_level: str, body: dict[str, Any]) -> None:
-        if should_log(level, event_level, profile):
+        if should_log(level, event_level):
             out.append({"component": "workpool", **body})
 
     for event in events:
-        if event.kind == "world_started":
-            profile = str(event.data.get("profile", profile))
-            continue
         if event.pool != pool:
             continue
         if event.kind in ("pool_created", "config_updated"):

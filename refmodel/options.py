@@ -35,6 +35,8 @@ DEFAULT_ACTION_TIMEOUT_MS = 15 * 60 * 1000
 DEFAULT_MUTATION_TIMEOUT_MS = 30 * 1000
 DEFAULT_UNKNOWN_TIMEOUT_MS = 15 * 60 * 1000
 DEFAULT_TTL_MS = 24 * 60 * 60 * 1000
+MAX_RETRY_DELAY_MS = 365 * 24 * 60 * 60 * 1000
+"""The longest wait before a retry: one year (a larger backoff is clamped; rule RTY-2)."""
 
 LOG_LEVELS: dict[str, tuple[str, ...]] = {
     "seed": ("DEBUG", "INFO", "WARN", "ERROR"),
@@ -84,8 +86,19 @@ class RetryBehavior:
             raise InvalidArgument(f"base must be a finite number > 0, got {value!r}")
 
     def backoff_ms(self, retry: int) -> float:
-        """The nominal wait before retry number ``retry`` (1 for the first retry)."""
-        return self.initial_backoff_ms * self.base ** (retry - 1)
+        """The nominal wait before retry number ``retry`` (1 for the first retry); ``inf``
+        where the power overflows a float."""
+        try:
+            return self.initial_backoff_ms * self.base ** (retry - 1)
+        except OverflowError:
+            return math.inf
+
+    def delay_ms(self, retry: int, jitter: float) -> int:
+        """The wait before retry ``retry`` for a jitter factor in [0.5, 1.5): the nominal
+        backoff times the factor, rounded down, and at most :data:`MAX_RETRY_DELAY_MS`
+        (rule RTY-2)."""
+        delay = self.backoff_ms(retry) * jitter
+        return MAX_RETRY_DELAY_MS if delay >= MAX_RETRY_DELAY_MS else int(delay)
 
     def to_json(self) -> dict[str, Any]:
         """The behaviour in its Convex spelling."""

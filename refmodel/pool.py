@@ -538,7 +538,7 @@ class Workpool:
         world = self.world
         work_id = self._prefix + str(record.n)
         jitter = 0.5 + world.draw(f"retry jitter {work_id} attempt {record.attempts}")
-        delay = int(behavior.backoff_ms(record.attempts) * jitter)
+        delay = behavior.delay_ms(record.attempts, jitter)
         now = self._clock.now
         record.eligible_at = now + delay
         self._inserted += 1
@@ -600,7 +600,7 @@ class Workpool:
         fdef, work_id, context, result = payload
         world = self.world
         if world._tracing:
-            data = {"fn": fdef.ref.name, "result": fresh(result)}
+            data = {"fn": fdef.ref.name, "context": fresh(context), "result": fresh(result)}
             world._emit("on_complete", self.name, work_id, data)
         python_result = {"kind": result["kind"]}
         if result["kind"] == "success":

@@ -34,7 +34,7 @@ KINDS: dict[str, str] = {
     "timed_out": "Running work reached its timeout: data {attempt, timeoutMs}.",
     "evicted": "A finished result was evicted after the pool's ttl.",
     "cancel_ignored": "A cancel changed nothing: data {state} (finished, or already canceling).",
-    "on_complete": "A finished item's onComplete was called: data {fn, result}.",
+    "on_complete": "A finished item's onComplete was called: data {fn, context, result}.",
     "config_updated": "A pool's configuration changed at runtime: data = its options.",
     "warning": "A pool warned (as the component logs): data {message}.",
     "scheduled": "The plain scheduler accepted a function: data {fn, runAt}.",
