@@ -37,7 +37,7 @@ import time  # wall-clock ok: per-call timeouts of an external program, not simu
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from refmodel.errors import RefmodelError
+from refmodel.errors import InvalidArgument, RefmodelError
 from refmodel.options import RetryBehavior
 from refmodel.runtime import PENDING, ActionCtx, MutationCtx, QueryCtx, Request, Run, Runtime
 from refmodel.scenario import FEATURES, ScenarioError, load
@@ -238,6 +238,8 @@ class ModelAdapter:
                 if key in options:
                     kwargs[name] = options[key]
             kind = fdef.ref.kind.value
+            if "retry" in kwargs and kind != "action":
+                raise InvalidArgument(f"retry applies to actions only, not to {kind}s")
             if op == "enqueue":
                 method = getattr(pool, f"enqueue_{kind}")
                 return {"id": method(client, fdef.ref, step.get("args") or {}, **kwargs)}
@@ -318,6 +320,10 @@ def serve(adapter: Adapter, stdin: Any = None, stdout: Any = None) -> int:
                 result = {}
             elif method == "call":
                 result = adapter.call(params["step"])
+                if isinstance(result, dict) and "error" in result:
+                    sink.write(json.dumps({"id": request_id, "error": result["error"]}) + "\n")
+                    sink.flush()
+                    continue
             elif method == "advance":
                 result = adapter.advance(int(params["ms"]))
             elif method == "shutdown":
@@ -364,6 +370,7 @@ class SubprocessAdapter:
             raise AdapterError(f"adapter {command!r} could not start: {error}") from None
         self._next_id = 0
         self._buffer = b""
+        self._broken = False  # After a crash, hang or garbage: no more polite requests.
 
     def _request(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
         self._next_id += 1
@@ -379,11 +386,13 @@ class SubprocessAdapter:
         try:
             response = json.loads(line)
         except json.JSONDecodeError:
+            self._broken = True
             raise AdapterError(
                 f"adapter {self.command!r} answered {method} with something that is not JSON: "
                 f"{line[:120]!r}"
             ) from None
         if not isinstance(response, dict) or response.get("id") != self._next_id:
+            self._broken = True
             raise AdapterError(
                 f"adapter {self.command!r} answered {method} with {line[:120]!r}, not a "
                 f"response to request {self._next_id}"
@@ -403,6 +412,7 @@ class SubprocessAdapter:
         while b"\n" not in self._buffer:
             left = deadline - time.monotonic()  # wall-clock ok
             if left <= 0:
+                self._broken = True
                 self.kill()
                 raise AdapterError(
                     f"adapter {self.command!r} did not answer {method} within "
@@ -419,7 +429,11 @@ class SubprocessAdapter:
         return line.decode(errors="replace")
 
     def _died(self, when: str) -> str:
-        code = self._proc.poll()
+        self._broken = True
+        try:
+            code: int | None = self._proc.wait(timeout=1)  # Reap it, to report its status.
+        except subprocess.TimeoutExpired:
+            code = None
         err = b""
         if self._proc.stderr is not None and code is not None:
             err = self._proc.stderr.read() or b""
@@ -453,8 +467,8 @@ class SubprocessAdapter:
         return result
 
     def close(self) -> None:
-        """Ask the program to shut down; kill it if it does not."""
-        if self._proc.poll() is None:
+        """Ask the program to shut down; kill it if it does not (or if it misbehaved)."""
+        if self._proc.poll() is None and not self._broken:
             with contextlib.suppress(AdapterError):
                 self._request("shutdown")
         self.kill()

@@ -1,4 +1,4 @@
-"""The component's log events and periodic reports, projected from a trace (rules MET-1..3).
+"""The component's log events and periodic reports, projected from a trace (rules MET-1, MET-2).
 
 The current Workpool logs JSON events ``{"component": "workpool", "event": ...}``: ``enqueued``,
 ``started`` (with ``startLag``), ``completed`` (``status`` success / failed / canceled /

@@ -220,7 +220,10 @@ def make_options(profile: str, options: Mapping[str, Any]) -> tuple[PoolOptions,
     )
     retry_default = options.get("retry_actions_by_default", False)
     if type(retry_default) is not bool:
-        raise InvalidType(f"retry_actions_by_default must be a bool, got {retry_default!r}")
+        raise InvalidType(
+            f"retry_actions_by_default must be a bool, got {retry_default!r} "
+            f"({type(retry_default).__name__})"
+        )
     behavior = as_retry_behavior(
         options.get("default_retry_behavior", RetryBehavior()), "default_retry_behavior"
     )

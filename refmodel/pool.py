@@ -371,6 +371,10 @@ class Workpool:
             raise InvalidArgument(
                 f"args_list must be a list of args dicts, got {type(args_list).__name__}"
             )
+        if not args_list:  # Nothing to enqueue, but the call itself must still be valid.
+            self._plan(ctx, fn, {}, kind, options.get("retry"), options.get("on_complete"),
+                       options.get("context"), options.get("run_at"), options.get("run_after"))
+            return []
         plans = [
             self._plan(
                 ctx, fn, args, kind, options.get("retry"), options.get("on_complete"),
@@ -709,13 +713,15 @@ class Workpool:
         """
         if ctx is not None:
             check_ctx(ctx, "update_config")
-        updated, warnings = update_options(self.options, changes)
+        update_options(self.options, changes)  # Validate now: a bad call changes nothing.
         if type(ctx) is MutationCtx:
-            ctx.defer(lambda: self._reconfigure(updated, warnings), lambda: None)
+            # Applied to the options as they are at commit: only the given fields change.
+            ctx.defer(lambda: self._reconfigure(changes), lambda: None)
         else:
-            self._reconfigure(updated, warnings)
+            self._reconfigure(changes)
 
-    def _reconfigure(self, updated: PoolOptions, warnings: list[str]) -> None:
+    def _reconfigure(self, changes: dict[str, Any]) -> None:
+        updated, warnings = update_options(self.options, changes)
         self.options = updated
         world = self.world
         if world._tracing:

@@ -176,22 +176,29 @@ def shortest_cancel_disagreement(max_examples: int = 500) -> CancelDisagreement:
     """
     from hypothesis import HealthCheck, find, settings
     from hypothesis import strategies as st
+    from hypothesis.errors import NoSuchExample
 
     op = st.one_of(
         st.tuples(st.just("enqueue"), st.integers(1, 100)),
         st.tuples(st.just("advance"), st.integers(0, 100)),
         st.tuples(st.just("cancel"), st.integers(0, 3)),
     )
-    found = find(
-        st.lists(op, max_size=6),
-        lambda ops: _cancels_running(first_divergence(play(ops))),
-        settings=settings(
-            max_examples=max_examples,
-            database=None,
-            derandomize=True,
-            suppress_health_check=list(HealthCheck),
-        ),
-    )
+    try:
+        found = find(
+            st.lists(op, max_size=6),
+            lambda ops: _cancels_running(first_divergence(play(ops))),
+            settings=settings(
+                max_examples=max_examples,
+                database=None,
+                derandomize=True,
+                suppress_health_check=list(HealthCheck),
+            ),
+        )
+    except NoSuchExample:
+        raise LookupError(
+            f"no scenario within {max_examples} examples makes the profiles disagree about "
+            "cancelling running work"
+        ) from None
     divergence = first_divergence(play(found))
     assert divergence is not None
     return CancelDisagreement(ops=list(found), divergence=divergence)
