@@ -459,6 +459,9 @@ class Workpool:
             data: dict[str, Any] = {"fn": plan.fdef.ref.name, "kind": plan.kind.value, "runAt": at}
             if plan.run_at is not None and plan.run_at != at:
                 data["requestedRunAt"] = plan.run_at
+            # What a trace checker needs to judge retries and onComplete on its own.
+            data["retry"] = None if plan.retry is None else plan.retry.to_json()
+            data["onComplete"] = None if plan.on_complete is None else plan.on_complete.ref.name
             world._emit("enqueued", self.name, self._prefix + str(n), data)
         self._queue.add(record)
 

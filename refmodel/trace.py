@@ -24,7 +24,8 @@ TRACE_VERSION = 1
 KINDS: dict[str, str] = {
     "world_started": "A world was created: data {traceVersion, seed, epoch, profile}.",
     "pool_created": "A pool was created with its options (JSON spelling).",
-    "enqueued": "Work was enqueued: data {fn, kind, runAt}; runAt is its eligibility time.",
+    "enqueued": "Work was enqueued: data {fn, kind, runAt, retry, onComplete}; runAt is its "
+    "eligibility time, retry its retry behaviour or null, onComplete the callback or null.",
     "started": "An attempt started into a slot: data {attempt, lagMs} (lag since eligibility).",
     "succeeded": "Work ended with a return value: data {attempt, result}.",
     "failed": "Work ended with an error: data {attempt, error}.",

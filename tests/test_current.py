@@ -497,6 +497,7 @@ def test_current_profile_bounds_the_scheduled_time(
     expected: dict[str, Any] = {"fn": "job", "kind": "action", "runAt": run_at}
     if requested is not None:
         expected["requestedRunAt"] = requested
+    expected.update(retry=None, onComplete=None)
 
     assert _bounded("current", offset) == ([expected], warnings)
 
@@ -536,6 +537,7 @@ def test_seed_profile_clamps_the_past_to_now_and_never_warns(
     expected: dict[str, Any] = {"fn": "job", "kind": "action", "runAt": run_at}
     if requested is not None:
         expected["requestedRunAt"] = requested
+    expected.update(retry=None, onComplete=None)
 
     assert _bounded("seed", offset) == ([expected], [])
 
@@ -707,7 +709,8 @@ def test_retry_delay_is_the_floor_of_backoff_times_the_recorded_jitter(
     world.run_until_idle()
 
     expected: list[tuple[int, str, dict[str, Any]]] = [
-        (0, "enqueued", {"fn": "flaky", "kind": "action", "runAt": 0}),
+        (0, "enqueued", {"fn": "flaky", "kind": "action", "runAt": 0,
+                         "retry": behavior.to_json(), "onComplete": None}),
         (0, "started", {"attempt": 1, "lagMs": 0}),
     ]
     now = 10

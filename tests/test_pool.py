@@ -181,7 +181,8 @@ def test_work_starts_fifo_by_eligibility_time_then_enqueue_order() -> None:
     enqueued = [(e.id, dict(e.data)) for e in world.trace if e.kind == "enqueued"]
     assert enqueued[-1] == (
         clamped,
-        {"fn": "job", "kind": "unknown", "runAt": 150, "requestedRunAt": 10},
+        {"fn": "job", "kind": "unknown", "runAt": 150, "requestedRunAt": 10, "retry": None,
+         "onComplete": None},
     )
 
 

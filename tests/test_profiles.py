@@ -29,6 +29,8 @@ from refmodel.profiles import (
 )
 from tests.spec import checks
 
+ENQUEUED_JOB = "fn='job', kind='action', onComplete=None, retry=None, runAt=0"
+
 
 def bad(value: object) -> Any:
     """Pass a deliberately ill-typed value past the type checker."""
@@ -138,12 +140,12 @@ def test_cancel_of_running_work_is_where_the_profiles_part() -> None:
     assert divergence.current == (5, "cancel_requested", "pool/1", "attempt=1")
     assert divergence.traces == {
         "seed": [
-            (0, "enqueued", "pool/1", "fn='job', kind='action', runAt=0"),
+            (0, "enqueued", "pool/1", ENQUEUED_JOB),
             (0, "started", "pool/1", "attempt=1, lagMs=0"),
             (5, "canceled", "pool/1", "attempt=1, wasRunning=True"),
         ],
         "current": [
-            (0, "enqueued", "pool/1", "fn='job', kind='action', runAt=0"),
+            (0, "enqueued", "pool/1", ENQUEUED_JOB),
             (0, "started", "pool/1", "attempt=1, lagMs=0"),
             (5, "cancel_requested", "pool/1", "attempt=1"),
             (10, "succeeded", "pool/1", "attempt=1, result='done'"),
