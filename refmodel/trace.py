@@ -21,6 +21,9 @@ import attrs
 
 TRACE_VERSION = 1
 
+# One encoder for every line: json.dumps with options would build a new one per event.
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
 KINDS: dict[str, str] = {
     "world_started": "A world was created: data {traceVersion, seed, epoch, profile}.",
     "pool_created": "A pool was created with its options (JSON spelling).",
@@ -86,7 +89,7 @@ class TraceEvent:
 
     def to_line(self) -> str:
         """The event as one JSON Lines line, without the newline."""
-        return json.dumps(self.to_json(), separators=(",", ":"), ensure_ascii=False)
+        return _ENCODE(self.to_json())
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> TraceEvent:
