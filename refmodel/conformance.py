@@ -1483,6 +1483,9 @@ def scenario_strategy(features: Iterable[str]) -> Any:
             options: dict[str, Any] = {"maxParallelism": draw(st.sampled_from([1, 1, 2, 3]))}
             if profile == "seed" and "timeouts" in declared and draw(st.booleans()):
                 options["actionTimeoutMs"] = draw(st.integers(1, 40))
+            if profile == "seed" and "ttl" in declared and draw(st.booleans()):
+                # Short enough that evictions happen while the scenario is still observed.
+                options["ttl"] = draw(st.one_of(st.sampled_from([1, 10]), st.integers(1, 40)))
             pools[f"p{i}"] = options
         functions: dict[str, dict[str, Any]] = {}
         for i in range(draw(st.integers(1, 3))):

@@ -282,6 +282,32 @@ SEED: list[dict[str, Any]] = [
              cancel("a"), status("a")],
         ),
     },
+    {
+        "name": "par-1-simultaneous-ends-free-one-slot-each",
+        "description": "With maxParallelism 2, two attempts that end at the same instant free "
+                       "one slot each: at 10 c and d start and e still waits, until 20.",
+        "rules": ["PAR-1", "WC-1"],
+        "level": "MUST",
+        "scenario": scenario(
+            "seed", {"p": {"maxParallelism": 2}}, {"work": action(returns(10, "done"))},
+            [*(enqueue(ref, "work") for ref in "abcdef"), advance(10), status("e"),
+             advance(20)],
+        ),
+    },
+    {
+        "name": "lif-1-each-item-ends-once",
+        "description": "Each item has exactly one terminal event, whichever way it ends: a "
+                       "success, a failure, a cancel of running work and a timeout.",
+        "rules": ["LIF-1"],
+        "level": "MUST",
+        "scenario": scenario(
+            "seed", {"p": {"maxParallelism": 3, "actionTimeoutMs": 30}},
+            {"good": action(returns(10, "ok")), "bad": action(throws(10, "boom")),
+             "slow": action(returns(20, "late")), "stuck": action({"hangs": True})},
+            [enqueue("a", "good"), enqueue("b", "bad"), enqueue("c", "slow"),
+             enqueue("d", "stuck"), advance(5), cancel("c"), advance(100)],
+        ),
+    },
 ]
 
 CURRENT: list[dict[str, Any]] = [
@@ -546,6 +572,23 @@ CURRENT: list[dict[str, Any]] = [
              "read": {"kind": "query", "returns": [1, 2]}, "done": ON_COMPLETE},
             [enqueue("m", "save", onComplete="done"), enqueue("q", "read", onComplete="done"),
              advance(10), status("m"), advance(10)],
+        ),
+    },
+    {
+        "name": "onc-1-on-complete-once-for-canceled-work",
+        "description": "onComplete is called exactly once, with kind canceled, for work "
+                       "canceled while it waits to retry (at the cancel) and for work canceled "
+                       "while its attempt runs (when the attempt fails, and is not retried).",
+        "rules": ["ONC-1", "CAN-6"],
+        "level": "MUST",
+        "scenario": scenario(
+            "current", {"p": {"maxParallelism": 2}},
+            {"quick": action(throws(5, "first"), returns(5, "never")),
+             "slow": action(throws(20, "fails"), returns(5, "never")), "done": ON_COMPLETE},
+            [enqueue("a", "quick", onComplete="done",
+                     retry={"maxAttempts": 2, "initialBackoffMs": 1000, "base": 2}),
+             enqueue("b", "slow", onComplete="done", retry=RETRY_100), advance(10),
+             cancel("a"), cancel("b"), advance(500)],
         ),
     },
 ]

@@ -379,7 +379,7 @@ def test_an_adapter_ignoring_cancel_of_pending_work_fails_can_1(fixtures: list[F
 
 @checks("ORD-1")
 def test_exploring_a_lifo_pool_finds_and_shrinks_an_ord_1_divergence(tmp_path: Path) -> None:
-    found = explore(LifoAdapter(), 60, out=tmp_path, command="model")
+    found = explore(LifoAdapter(), 200, out=tmp_path, command="model")
     assert found is not None
     assert "ORD-1" in found.rules
     assert len(found.fixture.scenario["steps"]) <= 4
