@@ -21,7 +21,9 @@ The machine keeps a *shadow* of every work item, rebuilt from the trace alone, a
 trace event as it is read; a broken rule is recorded under its ID and the ``@invariant`` named
 for that rule fails with a message that starts with the ID. What the pool says
 (``current_status``, ``statistics``) and what ``on_complete`` wrote into the store are compared
-with the shadow.
+with the shadow. Beyond the rules the invariants are named for, the reading also checks that a
+retry rejoins the start order with a fresh key (ORD-1) and that each ``enqueued`` event carries
+the retry behaviour and ``on_complete`` the machine asked for (RTY-1, ONC-1).
 
 The second half runs the machine against the broken engines of ``tests/broken_current.py`` and
 asserts that each is caught by the rule it breaks.
@@ -109,7 +111,7 @@ class Config:
 RETRY_BEHAVIORS = st.builds(
     RetryBehavior,
     max_attempts=st.integers(1, 4),
-    initial_backoff_ms=st.one_of(st.sampled_from([0, 1, 2, 50, 200]), st.integers(0, 200)),
+    initial_backoff_ms=st.one_of(st.sampled_from([0, 1, 2, 50, 100, 200]), st.integers(0, 200)),
     base=st.one_of(st.integers(1, 3), st.sampled_from([1.5, 2.5]), st.floats(1, 3)),
 )
 
@@ -254,6 +256,9 @@ class Item:
     state: State = State.PENDING
     eligible_at: int = 0
     """When it may (re)start: its enqueue instant, or the ``retryAt`` of its last retry."""
+    order: int = 0
+    """Its place in the pool's start order among items of equal eligibility (ORD-1): taken at
+    its enqueue, and again when it starts waiting to retry (RTY-2)."""
     starts: list[int] = attrs.Factory(list)
     """The start instant of every attempt."""
     cancel_asked: bool = False
@@ -321,6 +326,8 @@ class PoolShadow:
     waiting: int = 0
     """Items pending or waiting to retry."""
     cancel_alls: int = 0
+    orders: int = 0
+    """Orders taken so far (ORD-1)."""
 
 
 def retry_behavior(option: Any, pool: PoolConfig) -> RetryBehavior | None:
@@ -540,10 +547,18 @@ class CurrentMachine(RuleBasedStateMachine):
 
     @checks("CAN-7")
     @precondition(lambda self: any(i.state in BUSY for i in self.items.values()))
-    @rule(pick=st.integers(0, 255), limit=st.one_of(st.none(), st.integers(1, 3)))
-    def cancel_all_of_a_busy_pool(self, pick: int, limit: int | None) -> None:
-        """``cancel_all`` of a pool with work running or waiting to retry."""
-        self._cancel_all(self.rig.pools[self.items[self._pick(BUSY, pick)].pool], limit)
+    @rule(
+        pick=st.integers(0, 255),
+        retrying=st.booleans(),
+        limit=st.one_of(st.none(), st.integers(1, 3)),
+    )
+    def cancel_all_of_a_busy_pool(self, pick: int, retrying: bool, limit: int | None) -> None:
+        """``cancel_all`` of a pool with work running or waiting to retry (with ``retrying``,
+        one with work waiting to retry if there is one: the rarest state to meet)."""
+        states = BUSY
+        if retrying and any(i.state is State.RETRYING for i in self.items.values()):
+            states = frozenset({State.RETRYING})
+        self._cancel_all(self.rig.pools[self.items[self._pick(states, pick)].pool], limit)
 
     def _cancel_all(self, pool: Workpool, limit: int | None) -> None:
         """Cancel all of ``pool`` and check what happened at once (CAN-7)."""
@@ -656,6 +671,10 @@ class CurrentMachine(RuleBasedStateMachine):
         if any(shadow.limit == 0 for shadow in self.shadows.values()):
             return  # A paused pool keeps its waiting work: the world is not idle.
         if not world.idle:
+            # Every attempt ends on its own, so work left over is a broken rule: report the
+            # first one the shadow saw, if any, before blaming run_until_idle.
+            self._sync()
+            self._check_instant_once()
             self._assert_clean(*sorted(self.violations))
         assert world.idle, f"WC-1: run_until_idle returned at {world.now} ms with work left"
 
@@ -734,6 +753,20 @@ class CurrentMachine(RuleBasedStateMachine):
         if spec is None or work_id in self.items:
             self._flag("ENQ-1", f"{event}: no enqueue call returned {work_id}, or it is twice")
             return
+        retry = spec.retry
+        retry_json = None
+        if retry is not None:
+            retry_json = {
+                "maxAttempts": retry.max_attempts,
+                "initialBackoffMs": retry.initial_backoff_ms,
+                "base": retry.base,
+            }
+        if event.data.get("retry") != retry_json:
+            self._flag("RTY-1", f"{event}: {work_id} should be retried with {retry_json}")
+        if event.data.get("onComplete") != (ON_COMPLETE if spec.on_complete else None):
+            self._flag("ONC-1", f"{event}: on_complete {spec.on_complete} was asked for")
+        shadow = self.shadows[event.pool]
+        shadow.orders += 1
         self.items[work_id] = Item(
             id=work_id,
             pool=event.pool,
@@ -741,8 +774,9 @@ class CurrentMachine(RuleBasedStateMachine):
             enqueued_at=event.time,
             enqueued_seq=event.seq,
             eligible_at=int(event.data["runAt"]),
+            order=shadow.orders,
         )
-        self.shadows[event.pool].waiting += 1
+        shadow.waiting += 1
 
     def _read_started(self, item: Item, event: TraceEvent) -> None:
         shadow = self.shadows[item.pool]
@@ -768,6 +802,22 @@ class CurrentMachine(RuleBasedStateMachine):
             self._flag("RTY-2", f"{event}: {item.id} restarted before retryAt {item.eligible_at}")
         if item.state is State.RETRYING and event.data.get("lagMs") != t - item.eligible_at:
             self._flag("RTY-2", f"{event}: lagMs is not {t} - retryAt {item.eligible_at}")
+        key = (item.eligible_at, item.order)
+        ahead = [
+            other.id
+            for other in self.items.values()
+            if other.pool == item.pool
+            and other.state in WAITING
+            and other is not item
+            and other.eligible_at <= t
+            and (other.eligible_at, other.order) < key
+        ]
+        if ahead and t >= item.eligible_at:  # An early start is RTY-2's to report.
+            self._flag(
+                "ORD-1",
+                f"{event}: {ahead} of pool {item.pool} waited with a smaller key (eligibility, "
+                f"order) than {item.id}'s {key}",
+            )
         attempt = len(item.starts) + 1
         if attempt > item.max_attempts():
             self._flag(
@@ -830,8 +880,10 @@ class CurrentMachine(RuleBasedStateMachine):
         if event.kind == "retrying":
             self._read_retrying(item, event, previous)
             shadow.waiting += 1
+            shadow.orders += 1
             item.state = State.RETRYING
             item.eligible_at = int(event.data["retryAt"])
+            item.order = shadow.orders
         elif event.kind == "succeeded":
             self._finish(item, event, State.SUCCEEDED)
         elif event.kind == "failed":
@@ -1095,6 +1147,11 @@ class CurrentMachine(RuleBasedStateMachine):
     def paused_pool_starts_nothing(self) -> None:
         self._assert_clean("PAR-2")
 
+    @checks("ORD-1")
+    @invariant()
+    def retries_rejoin_the_start_order(self) -> None:
+        self._assert_clean("ORD-1")
+
     @checks("CAN-1", "CAN-2", "CAN-6", "CAN-7")
     @invariant()
     def cancel_ends_work_as_the_profile_says(self) -> None:
@@ -1145,99 +1202,113 @@ def failure_of(run: Callable[[], None]) -> str:
     pytest.fail("the broken engine passed every check")
 
 
-def machine_failure(
-    breakage: broken.Breakage, machine: type[CurrentMachine] = CurrentMachine
-) -> str:
+def machine_failure(breakage: broken.Breakage, machine: type[CurrentMachine]) -> str:
     """Run ``machine`` against a broken engine and return how it failed."""
     with breakage():
         return failure_of(lambda: run_state_machine_as_test(machine, settings=BROKEN_SETTINGS))
 
 
+BOTH_PROFILES = pytest.mark.parametrize(
+    "machine", [CurrentMachine, SeedProfileMachine], ids=["current", "seed"]
+)
+"""For engines that break a rule both profiles share."""
+
+
 @checks("ONC-1")
-def test_machine_catches_on_complete_called_twice() -> None:
-    failure = machine_failure(broken.on_complete_called_twice)
+@BOTH_PROFILES
+def test_machine_catches_on_complete_called_twice(machine: type[CurrentMachine]) -> None:
+    failure = machine_failure(broken.on_complete_called_twice, machine)
     assert failure.startswith("AssertionError: ONC-1:"), failure
 
 
 @checks("ONC-1")
-def test_machine_catches_on_complete_called_twice_in_the_seed_profile() -> None:
-    failure = machine_failure(broken.on_complete_called_twice, SeedProfileMachine)
-    assert failure.startswith("AssertionError: ONC-1:"), failure
-
-
-@checks("ONC-1")
-def test_machine_catches_on_complete_missing_for_canceled_work() -> None:
-    failure = machine_failure(broken.on_complete_skipped_for_canceled_work)
+@BOTH_PROFILES
+def test_machine_catches_on_complete_missing_for_canceled_work(
+    machine: type[CurrentMachine],
+) -> None:
+    failure = machine_failure(broken.on_complete_skipped_for_canceled_work, machine)
     assert failure.startswith("AssertionError: ONC-1:"), failure
 
 
 @checks("ONC-3")
-def test_machine_catches_on_complete_seeing_canceled_work_as_failed() -> None:
-    failure = machine_failure(broken.on_complete_sees_canceled_as_failed)
+@BOTH_PROFILES
+def test_machine_catches_on_complete_seeing_canceled_work_as_failed(
+    machine: type[CurrentMachine],
+) -> None:
+    failure = machine_failure(broken.on_complete_sees_canceled_as_failed, machine)
     assert failure.startswith("AssertionError: ONC-3:"), failure
 
 
 @checks("RTY-4")
-def test_machine_catches_a_retry_beyond_max_attempts() -> None:
-    failure = machine_failure(broken.one_attempt_too_many)
+@BOTH_PROFILES
+def test_machine_catches_a_retry_beyond_max_attempts(machine: type[CurrentMachine]) -> None:
+    failure = machine_failure(broken.one_attempt_too_many, machine)
     assert failure.startswith("AssertionError: RTY-4:"), failure
 
 
 @checks("RTY-4")
-def test_machine_catches_a_retried_non_retryable_error() -> None:
-    failure = machine_failure(broken.non_retryable_error_retried)
+@BOTH_PROFILES
+def test_machine_catches_a_retried_non_retryable_error(machine: type[CurrentMachine]) -> None:
+    failure = machine_failure(broken.non_retryable_error_retried, machine)
     assert failure.startswith("AssertionError: RTY-4:"), failure
 
 
 @checks("RTY-2")
-def test_machine_catches_jitter_outside_half_to_one_and_a_half() -> None:
-    failure = machine_failure(broken.jitter_outside_range)
+@BOTH_PROFILES
+def test_machine_catches_jitter_outside_half_to_one_and_a_half(
+    machine: type[CurrentMachine],
+) -> None:
+    failure = machine_failure(broken.jitter_outside_range, machine)
     assert failure.startswith("AssertionError: RTY-2:"), failure
 
 
 @checks("RTY-2")
-def test_machine_catches_jitter_outside_half_to_one_and_a_half_in_the_seed_profile() -> None:
-    failure = machine_failure(broken.jitter_outside_range, SeedProfileMachine)
-    assert failure.startswith("AssertionError: RTY-2:"), failure
-
-
-@checks("RTY-2")
-def test_machine_catches_a_retry_starting_one_ms_before_retry_at() -> None:
-    failure = machine_failure(broken.retry_starts_one_ms_early)
+@BOTH_PROFILES
+def test_machine_catches_a_retry_starting_one_ms_before_retry_at(
+    machine: type[CurrentMachine],
+) -> None:
+    failure = machine_failure(broken.retry_starts_one_ms_early, machine)
     assert failure.startswith("AssertionError: RTY-2:"), failure
 
 
 @checks("RTY-3")
-def test_machine_catches_a_retry_that_holds_its_slot() -> None:
-    failure = machine_failure(broken.retry_holds_its_slot)
+@BOTH_PROFILES
+def test_machine_catches_a_retry_that_holds_its_slot(machine: type[CurrentMachine]) -> None:
+    failure = machine_failure(broken.retry_holds_its_slot, machine)
     assert failure.startswith("AssertionError: RTY-3:"), failure
+
+
+@checks("STS-5")
+@BOTH_PROFILES
+def test_machine_catches_a_status_that_forgets_attempts_while_retrying(
+    machine: type[CurrentMachine],
+) -> None:
+    failure = machine_failure(broken.status_forgets_attempts_while_retrying, machine)
+    assert failure.startswith("AssertionError: STS-5:"), failure
+
+
+@checks("CAN-7")
+@BOTH_PROFILES
+def test_machine_catches_cancel_all_skipping_work_between_attempts(
+    machine: type[CurrentMachine],
+) -> None:
+    failure = machine_failure(broken.cancel_all_skips_retrying_work, machine)
+    assert failure.startswith("AssertionError: CAN-7:"), failure
 
 
 @checks("PAR-2")
 def test_machine_catches_a_paused_pool_that_still_starts_work() -> None:
-    failure = machine_failure(broken.paused_pool_still_starts)
+    failure = machine_failure(broken.paused_pool_still_starts, CurrentMachine)
     assert failure.startswith("AssertionError: PAR-2:"), failure
 
 
 @checks("CAN-6")
 def test_machine_catches_cancel_stopping_running_work() -> None:
-    failure = machine_failure(broken.cancel_stops_running_work)
+    failure = machine_failure(broken.cancel_stops_running_work, CurrentMachine)
     assert failure.startswith("AssertionError: CAN-6:"), failure
 
 
 @checks("CAN-6")
 def test_machine_catches_a_retry_after_cancel_requested() -> None:
-    failure = machine_failure(broken.retried_after_cancel_requested)
+    failure = machine_failure(broken.retried_after_cancel_requested, CurrentMachine)
     assert failure.startswith("AssertionError: CAN-6:"), failure
-
-
-@checks("STS-5")
-def test_machine_catches_a_status_that_forgets_attempts_while_retrying() -> None:
-    failure = machine_failure(broken.status_forgets_attempts_while_retrying)
-    assert failure.startswith("AssertionError: STS-5:"), failure
-
-
-@checks("CAN-7")
-def test_machine_catches_cancel_all_skipping_work_between_attempts() -> None:
-    failure = machine_failure(broken.cancel_all_skips_retrying_work)
-    assert failure.startswith("AssertionError: CAN-7:"), failure
