@@ -220,6 +220,9 @@ class Workpool:
             world.clock, Phase.EVICT, self._on_evict
         )
         self._prefix = name + "/"
+        # Copies of options read on every start, kept in step by _reconfigure.
+        self._limit = options.max_parallelism
+        self._timeout_ms = {kind: options.timeout_for(kind.value) for kind in WorkKind}
 
     def __repr__(self) -> str:
         return (
@@ -486,7 +489,7 @@ class Workpool:
     # Running -------------------------------------------------------------------------------
 
     def _has_room(self) -> bool:
-        return self._running < self.options.max_parallelism
+        return self._running < self._limit
 
     def _start(self, record: WorkRecord) -> None:
         record.state = self._advance(record.state, Trigger.START)
@@ -504,7 +507,7 @@ class Workpool:
                 self._prefix + str(record.n),
                 {"attempt": record.attempts + 1, "lagMs": now - record.eligible_at},
             )
-        timeout = self.options.timeout_for(record.kind.value)
+        timeout = self._timeout_ms[record.kind]
         if timeout is not None:
             self._timeouts.add(now + timeout, run)
         self._runtime.launch(run)
@@ -513,7 +516,9 @@ class Workpool:
         record: WorkRecord = run.token
         self._end_attempt(record)
         if run.ok:
-            data = {"attempt": record.attempts, "result": fresh(run.value)}
+            data = None  # Trace data is built only when someone reads the trace.
+            if self.world._tracing:
+                data = {"attempt": record.attempts, "result": fresh(run.value)}
             self._terminal(record, Trigger.SUCCEED, run.value, "succeeded", data)
         elif (
             not run.non_retryable
@@ -572,14 +577,19 @@ class Workpool:
         self._terminal(record, Trigger.TIMEOUT, "Timeout", "timed_out", data)
 
     def _terminal(
-        self, record: WorkRecord, trigger: Trigger, outcome: Any, event: str, data: dict[str, Any]
+        self,
+        record: WorkRecord,
+        trigger: Trigger,
+        outcome: Any,
+        event: str,
+        data: dict[str, Any] | None,
     ) -> None:
         """Move ``record`` to a terminal state and do what follows from it."""
         record.state = self._advance(record.state, trigger)
         self._finish_terminal(record, outcome, event, data)
 
     def _finish_terminal(
-        self, record: WorkRecord, outcome: Any, event: str, data: dict[str, Any]
+        self, record: WorkRecord, outcome: Any, event: str, data: dict[str, Any] | None
     ) -> None:
         now = self._clock.now
         record.finished_at = now
@@ -589,6 +599,7 @@ class Workpool:
         world._busy -= 1
         work_id = self._prefix + str(record.n)
         if world._tracing:
+            assert data is not None
             world._emit(event, self.name, work_id, data)
         if record.on_complete is not None:
             world._busy += 1  # Idle only once the callback has run.
@@ -726,6 +737,7 @@ class Workpool:
     def _reconfigure(self, changes: dict[str, Any]) -> None:
         updated, warnings = update_options(self.options, changes)
         self.options = updated
+        self._limit = updated.max_parallelism
         world = self.world
         if world._tracing:
             world._emit("config_updated", self.name, None, updated.to_json())

@@ -218,6 +218,7 @@ class NoTimeout(BrokenAdapter):
             pool.options, action_timeout_ms=None, mutation_timeout_ms=None,
             unknown_timeout_ms=None,
         )
+        pool._timeout_ms = dict.fromkeys(pool._timeout_ms)  # The copy read on every start.
 
 
 class RetryHoldsSlot(BrokenAdapter):
@@ -287,10 +288,10 @@ class SucceedsTwice(BrokenAdapter):
         original = pool._finish_terminal
 
         def finish_terminal(
-            record: WorkRecord, outcome: Any, event: str, data: dict[str, Any]
+            record: WorkRecord, outcome: Any, event: str, data: dict[str, Any] | None
         ) -> None:
             original(record, outcome, event, data)
-            if event == "succeeded":
+            if event == "succeeded" and data is not None:
                 world._emit(event, pool.name, f"{pool.name}/{record.n}", data)
 
         pool._finish_terminal = finish_terminal  # type: ignore[method-assign]
