@@ -25,8 +25,7 @@ from typing import Any
 
 import attrs
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import Phase as HypothesisPhase
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -51,6 +50,7 @@ from refmodel import (
 )
 from refmodel.lifecycle import TERMINAL, TRANSITIONS, State, Trigger
 from tests import broken
+from tests.helpers import BROKEN_SETTINGS, failure_of
 from tests.spec import checks
 
 FOREVER_MS = 10**6
@@ -1295,25 +1295,6 @@ def test_status_refuses_an_id_with_a_superscript_digit() -> None:
 
 # Broken engines -----------------------------------------------------------------------------
 
-BROKEN_SETTINGS = settings(
-    max_examples=150,
-    stateful_step_count=40,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    report_multiple_bugs=False,
-    phases=[HypothesisPhase.explicit, HypothesisPhase.generate],
-    suppress_health_check=list(HealthCheck),
-)
-
-
-def failure_of(run: Callable[[], None]) -> str:
-    """The message of the exception ``run`` raises; fails the test if it raises none."""
-    try:
-        run()
-    except Exception as error:
-        return f"{type(error).__name__}: {error}"
-    pytest.fail("the broken engine passed every check")
 
 
 def machine_failure(breakage: broken.Breakage) -> str:

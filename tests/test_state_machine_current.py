@@ -32,13 +32,10 @@ asserts that each is caught by the rule it breaks.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 import attrs
 import pytest
-from hypothesis import HealthCheck, settings
-from hypothesis import Phase as HypothesisPhase
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -63,6 +60,7 @@ from refmodel import (
 )
 from refmodel.lifecycle import State
 from tests import broken_current as broken
+from tests.helpers import BROKEN_SETTINGS, failure_of
 from tests.spec import checks
 
 FN = "work:plan"
@@ -1181,25 +1179,6 @@ TestSeedProfileMachine = SeedProfileMachine.TestCase
 
 # Broken engines -----------------------------------------------------------------------------
 
-BROKEN_SETTINGS = settings(
-    max_examples=150,
-    stateful_step_count=40,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    report_multiple_bugs=False,
-    phases=[HypothesisPhase.explicit, HypothesisPhase.generate],
-    suppress_health_check=list(HealthCheck),
-)
-
-
-def failure_of(run: Callable[[], None]) -> str:
-    """The message of the exception ``run`` raises; fails the test if it raises none."""
-    try:
-        run()
-    except Exception as error:
-        return f"{type(error).__name__}: {error}"
-    pytest.fail("the broken engine passed every check")
 
 
 def machine_failure(breakage: broken.Breakage, machine: type[CurrentMachine]) -> str:
