@@ -77,7 +77,9 @@ class StartQueue(Generic[T]):
         armed = self._armed
         if armed is None or time < armed:
             self._armed = time
-            self._clock.schedule(time, _START, self._dispatch, time)
+            clock = self._clock
+            clock._seq += 1  # Clock.schedule, inlined: this runs once per completion.
+            heapq.heappush(clock._heap, (time, _START, clock._seq, self._dispatch, time))
 
     def _dispatch(self, armed_for: int) -> None:
         if armed_for != self._armed:

@@ -529,7 +529,11 @@ class Workpool:
         else:
             data = {"attempt": record.attempts, "error": run.error}
             self._terminal(record, Trigger.FAIL, run.error, "failed", data)
-        self._timeouts.drop_front_while(_run_over)
+        timeouts = self._timeouts
+        if len(timeouts) > 2 * self._running + 64:
+            # Deadlines of attempts that already ended are harmless (the timer checks), so
+            # they are dropped in bulk, only to keep memory bounded.
+            timeouts.drop_front_while(_run_over)
 
     def _end_attempt(self, record: WorkRecord) -> None:
         """The running attempt ended (whichever way): count it and free its slot now."""
@@ -597,12 +601,12 @@ class Workpool:
         record.args = _NO_ARGS  # What is kept is only what status can show.
         world = self.world
         world._busy -= 1
-        work_id = self._prefix + str(record.n)
         if world._tracing:
             assert data is not None
-            world._emit(event, self.name, work_id, data)
+            world._emit(event, self.name, self._prefix + str(record.n), data)
         if record.on_complete is not None:
             world._busy += 1  # Idle only once the callback has run.
+            work_id = self._prefix + str(record.n)
             payload = (record.on_complete, work_id, record.context, _result_json(record))
             self._clock.schedule(now, int(Phase.RESUME), self._call_on_complete, payload)
         ttl = self.options.ttl_ms
