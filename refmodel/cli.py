@@ -9,7 +9,8 @@ Commands:
   cancelling running work, and where they part.
 - ``lifecycle``: print (or ``--write``) ``specs/lifecycle.md``, generated from the code.
 - ``fill [--out DIR]``: write the conformance fixtures (``refmodel.conformance``).
-- ``conformance --adapter COMMAND [--fixtures DIR] [--explore N] [--out DIR] [--timeout S]``:
+- ``conformance --adapter COMMAND [--fixtures DIR] [--explore N] [--seed K] [--out DIR]
+  [--timeout S]``:
   play the fixtures (and/or explore generated scenarios) against an adapter; ``model`` is the
   in-process model. Exit 0 if no MUST fixture fails, 1 if one does, 2 on bad input.
 - ``check TRACE.jsonl``: check a trace an implementation recorded against the spec's rules
@@ -117,6 +118,9 @@ def _parser() -> argparse.ArgumentParser:
                              help="also compare N generated scenarios with the model")
     conformance.add_argument("--out", default="conformance-failures", metavar="DIR",
                              help="where --explore writes a minimal failing scenario")
+    conformance.add_argument("--seed", type=int, default=0,
+                             help="the Hypothesis seed of --explore (another seed, other "
+                                  "scenarios)")
     conformance.add_argument("--timeout", type=_seconds, default=10.0, metavar="S",
                              help="seconds one adapter call may take")
     return parser
@@ -196,7 +200,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from refmodel.conformance import conformance_command
 
         return conformance_command(args.adapter, args.fixtures, args.explore, args.out,
-                                   args.timeout)
+                                   args.timeout, seed=args.seed)
     assert args.command == "lifecycle"
     text = lifecycle.markdown()
     if args.write:

@@ -1742,6 +1742,8 @@ def conformance_command(
     examples: int | None,
     out: str,
     timeout_s: float,
+    *,
+    seed: int = 0,
 ) -> int:
     """``python -m refmodel conformance``: 0 if no MUST fixture fails and exploring found no
     divergence, else 1.
@@ -1763,7 +1765,7 @@ def conformance_command(
             print(report.text(), end="")
             status = 0 if report.ok else 1
         if examples is not None:
-            found = explore(adapter, examples, out=Path(out), command=adapter_command)
+            found = explore(adapter, examples, out=Path(out), command=adapter_command, seed=seed)
             if found is None:
                 print(f"explore: no divergence in {examples} scenarios")
             else:

@@ -159,3 +159,26 @@ def test_lifecycle_write_to_a_missing_directory_is_a_user_mistake(tmp_path: Path
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+@checks("CNF-2")
+def test_conformance_explore_takes_a_seed_and_finds_nothing_on_the_model(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "failures"
+    status = main(["conformance", "--adapter", "model", "--explore", "5", "--seed", "7",
+                   "--out", str(out)])
+    assert status == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "explore: no divergence in 5 scenarios"
+    assert not out.exists()
+
+
+@checks("CNF-2")
+def test_conformance_explore_with_another_seed_still_catches_a_lifo_program(
+    tmp_path: Path,
+) -> None:
+    program = Path(__file__).resolve().parent / "broken_programs" / "lifo.py"
+    status = main(["conformance", "--adapter", f"{sys.executable} {program}", "--explore",
+                   "200", "--seed", "5", "--out", str(tmp_path)])
+    assert status == 1
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".py"]
