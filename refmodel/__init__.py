@@ -17,7 +17,10 @@ Workpool's API works completely, checked against a numbered spec (``specs/``). S
     assert pool.status(work_id).to_json() == {"kind": "success", "result": "sent"}
 """
 
-from refmodel.clock import Phase
+from refmodel.engine.clock import Phase
+from refmodel.engine.functions import FunctionKind, FunctionRef
+from refmodel.engine.runtime import ActionCtx, CallFailed, ClientCtx, MutationCtx, QueryCtx
+from refmodel.engine.scheduler import SchedState, ScheduledFunction
 from refmodel.errors import (
     ConflictError,
     EmptySchedule,
@@ -35,15 +38,12 @@ from refmodel.errors import (
     WorkEvicted,
     WorkFailed,
 )
-from refmodel.functions import FunctionKind, FunctionRef
-from refmodel.lifecycle import State
-from refmodel.options import PROFILES, PoolOptions, RetryBehavior
-from refmodel.pool import WorkId, WorkKind, Workpool
-from refmodel.poolctx import PoolCtx, PoolScheduler
-from refmodel.runtime import ActionCtx, CallFailed, ClientCtx, MutationCtx, QueryCtx
-from refmodel.scheduler import SchedState, ScheduledFunction
-from refmodel.status import CurrentStatus, PoolStatistics, SeedStatus, WorkInfo
 from refmodel.trace import JsonlWriter, MemoryTrace, TraceEvent
+from refmodel.workpool.lifecycle import State
+from refmodel.workpool.options import PROFILES, PoolOptions, RetryBehavior
+from refmodel.workpool.pool import WorkId, WorkKind, Workpool
+from refmodel.workpool.poolctx import PoolCtx, PoolScheduler
+from refmodel.workpool.status import CurrentStatus, PoolStatistics, SeedStatus, WorkInfo
 from refmodel.world import CallHandle, Step, World
 
 __all__ = [

@@ -37,11 +37,11 @@ import time  # wall-clock ok: per-call timeouts of an external program, not simu
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from refmodel.engine.runtime import PENDING, ActionCtx, MutationCtx, QueryCtx, Request, Run, Runtime
 from refmodel.errors import InvalidArgument, RefmodelError
-from refmodel.options import RetryBehavior
-from refmodel.runtime import PENDING, ActionCtx, MutationCtx, QueryCtx, Request, Run, Runtime
 from refmodel.scenario import FEATURES, ScenarioError, load
 from refmodel.trace import TraceEvent
+from refmodel.workpool.options import RetryBehavior
 from refmodel.world import World
 
 __refmodel_user_code__ = True  # The declared functions played here are user code (EXE-4).
@@ -277,7 +277,7 @@ class ModelAdapter:
 
 
 def _kind(name: str) -> Any:
-    from refmodel.functions import FunctionKind
+    from refmodel.engine.functions import FunctionKind
 
     return FunctionKind(name)
 

@@ -3,15 +3,15 @@
 Theory of operation. A trace is JSON Lines in the format of ``specs/trace.schema.json``. The
 checker reads it once and keeps only what the rules need: per pool its options, its running
 count and its waiting items in start order; per work item its lifecycle state, eligibility,
-start and finish instants and terminal outcome. Each event is checked against the rules when
-it is read: a start against PAR-1, ORD-1 and ORD-2, every transition against the lifecycle
-table of LIF-1 (``refmodel.lifecycle.TRANSITIONS``, which also tells the cancel rules CAN-1,
+start and finish instants and terminal outcome. Each event is checked against the rules when it
+is read: a start against PAR-1, ORD-1 and ORD-2, every transition against the lifecycle table of
+LIF-1 (``refmodel.workpool.lifecycle.TRANSITIONS``, which also tells the cancel rules CAN-1,
 CAN-2 and CAN-6 apart), an ``on_complete`` against ONC-1 and ONC-3, and so on. Rules about what
-must have happened *by* some instant are deadlines: WC-1 (a free slot is used while work
-waits), TMO-1 (a running attempt times out), TTL-1 (a result is evicted), ONC-1 (a declared
-onComplete is called). They are settled whenever the trace's clock moves on: once an event of
-instant ``t1`` is read, every instant before ``t1`` is settled (all its events were recorded),
-so anything still owed at such an instant is a violation. The last instant of a trace is not
+must have happened *by* some instant are deadlines: WC-1 (a free slot is used while work waits),
+TMO-1 (a running attempt times out), TTL-1 (a result is evicted), ONC-1 (a declared onComplete
+is called). They are settled whenever the trace's clock moves on: once an event of instant
+``t1`` is read, every instant before ``t1`` is settled (all its events were recorded), so
+anything still owed at such an instant is a violation. The last instant of a trace is not
 assumed settled unless the caller says up to when the trace is complete
 (:attr:`CheckOptions.end_ms`). Every structure is a queue in time order and each event costs
 O(1) amortised time, so a trace of any length streams through in bounded work per event.
@@ -51,9 +51,9 @@ from typing import Any, NoReturn
 import attrs
 
 from refmodel.errors import InvalidArgument
-from refmodel.lifecycle import ACTIVE, TERMINAL, TRANSITIONS, State
-from refmodel.options import PROFILES
 from refmodel.trace import KINDS, TRACE_VERSION
+from refmodel.workpool.lifecycle import ACTIVE, TERMINAL, TRANSITIONS, State
+from refmodel.workpool.options import PROFILES
 
 PENDING = State.PENDING
 RUNNING = State.RUNNING

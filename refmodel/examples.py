@@ -22,10 +22,10 @@ from typing import Any
 
 import attrs
 
+from refmodel.engine.runtime import ActionCtx, MutationCtx, QueryCtx
 from refmodel.errors import ForeignWorkId
-from refmodel.options import RetryBehavior
-from refmodel.runtime import ActionCtx, MutationCtx, QueryCtx
 from refmodel.timeline import render
+from refmodel.workpool.options import RetryBehavior
 from refmodel.world import World
 
 __refmodel_user_code__ = True  # The functions here are user code (rule EXE-4).

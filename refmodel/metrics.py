@@ -18,8 +18,8 @@ from typing import Any
 
 import attrs
 
-from refmodel.options import LOG_LEVELS
 from refmodel.trace import TraceEvent
+from refmodel.workpool.options import LOG_LEVELS
 
 REPORT_PERIOD_MS = 60_000
 

@@ -33,7 +33,7 @@ from typing import Any
 import attrs
 
 from refmodel.errors import InvalidArgument
-from refmodel.options import PROFILES
+from refmodel.workpool.options import PROFILES
 
 __refmodel_user_code__ = True  # The declared functions run here are user code (EXE-4).
 

@@ -1,9 +1,10 @@
 """The world: one simulated Convex deployment with its virtual clock.
 
-Theory of operation. A :class:`World` owns everything that changes: the :class:`~refmodel.clock.
-Clock` and its event queue, a seeded RNG, the function registry, the document store, the
-runtime that drives functions, the plain scheduler, the pools and the trace. Nothing is kept at
-module level, so any number of worlds can live side by side (DESIGN §8).
+Theory of operation. A :class:`World` owns everything that changes: the
+:class:`~refmodel.engine.clock.Clock` and its event queue, a seeded RNG, the function registry,
+the document store, the runtime that drives functions, the plain scheduler, the pools and the
+trace. Nothing is kept at module level, so any number of worlds can live side by side (DESIGN
+§8).
 
 Time moves only here (rule CLK-1): :meth:`World.step` processes the next event,
 :meth:`World.run_until` every event up to a time, :meth:`World.run_until_idle` until no work is
@@ -24,16 +25,16 @@ from typing import Any, TextIO, TypeVar, cast
 
 import attrs
 
-from refmodel.clock import Clock, Phase
+from refmodel.engine.clock import Clock, Phase
+from refmodel.engine.functions import FunctionKind, FunctionRef, Registry
+from refmodel.engine.runtime import ClientCtx, Run, RunState, Runtime
+from refmodel.engine.scheduler import Scheduler
+from refmodel.engine.store import Store
 from refmodel.errors import InvalidArgument, InvalidType, StepLimitExceeded
-from refmodel.functions import FunctionKind, FunctionRef, Registry
-from refmodel.options import PROFILES, make_options
-from refmodel.pool import Workpool
-from refmodel.runtime import ClientCtx, Run, RunState, Runtime
-from refmodel.scheduler import Scheduler
-from refmodel.store import Store
 from refmodel.trace import TRACE_VERSION, JsonlWriter, MemoryTrace, TraceEvent, TraceSink
 from refmodel.values import check_args, check_name, check_time, fresh
+from refmodel.workpool.options import PROFILES, make_options
+from refmodel.workpool.pool import Workpool
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -83,7 +84,7 @@ class CallHandle:
             InvalidArgument: the call has not ended yet (run the world further).
             CallFailed: the call threw; the message is its error.
         """
-        from refmodel.runtime import CallFailed
+        from refmodel.engine.runtime import CallFailed
 
         if not self.done:
             raise InvalidArgument(

@@ -24,15 +24,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from unittest.mock import patch
 
-from refmodel.backlog import StartQueue
-from refmodel.clock import Phase, TimerQueue
+from refmodel.engine.clock import Phase, TimerQueue
+from refmodel.engine.runtime import Run, RunState, Runtime
+from refmodel.engine.startqueue import StartQueue
 from refmodel.errors import UnknownWorkId, WorkEvicted
-from refmodel.lifecycle import State
-from refmodel.options import PoolOptions
-from refmodel.pool import Workpool, WorkRecord
-from refmodel.poolctx import PoolScheduler
-from refmodel.runtime import Run, RunState, Runtime
-from refmodel.status import SeedStatus
+from refmodel.workpool.lifecycle import State
+from refmodel.workpool.options import PoolOptions
+from refmodel.workpool.pool import Workpool, WorkRecord
+from refmodel.workpool.poolctx import PoolScheduler
+from refmodel.workpool.status import SeedStatus
 
 Breakage = Callable[[], contextlib.AbstractContextManager[None]]
 

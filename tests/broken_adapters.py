@@ -2,7 +2,7 @@
 
 Each class below is a :class:`~refmodel.adapter.ModelAdapter` with exactly one bug. Its
 ``reset`` builds the model's world as usual and then patches that world's own objects: it
-replaces bound methods on the :class:`~refmodel.pool.Workpool` instances, or swaps a pool's
+replaces bound methods on the :class:`~refmodel.workpool.pool.Workpool` instances, or swaps a pool's
 start queue or timer queue for a subclass. Nothing under ``refmodel/`` is edited and no class
 is patched, so broken and sound worlds can live side by side. Like ``tests/broken.py``, the
 patches reach into private names: they are test doubles of the engine's internals, and a
@@ -26,10 +26,10 @@ from typing import Any
 import attrs
 
 from refmodel.adapter import Adapter, ModelAdapter, serve
-from refmodel.backlog import StartQueue
-from refmodel.clock import Phase, TimerQueue
-from refmodel.lifecycle import State
-from refmodel.pool import Workpool, WorkRecord
+from refmodel.engine.clock import Phase, TimerQueue
+from refmodel.engine.startqueue import StartQueue
+from refmodel.workpool.lifecycle import State
+from refmodel.workpool.pool import Workpool, WorkRecord
 from refmodel.world import World
 
 WAITING_STATES = (State.PENDING, State.RETRYING)

@@ -24,11 +24,11 @@ from unittest.mock import patch
 
 import attrs
 
-from refmodel.backlog import StartQueue
-from refmodel.lifecycle import State
-from refmodel.pool import Workpool, WorkRecord
-from refmodel.runtime import Run
-from refmodel.status import CurrentStatus
+from refmodel.engine.runtime import Run
+from refmodel.engine.startqueue import StartQueue
+from refmodel.workpool.lifecycle import State
+from refmodel.workpool.pool import Workpool, WorkRecord
+from refmodel.workpool.status import CurrentStatus
 from refmodel.world import World
 
 Breakage = Callable[[], contextlib.AbstractContextManager[None]]

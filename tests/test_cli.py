@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from refmodel import lifecycle
 from refmodel.bench import duration_of
 from refmodel.cli import main
 from refmodel.examples import EXAMPLES, ctx_interface
+from refmodel.workpool import lifecycle
 from tests.spec import checks
 
 ROOT = Path(__file__).resolve().parent.parent

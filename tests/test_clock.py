@@ -1,4 +1,5 @@
-"""The clock core: :class:`refmodel.clock.Clock` and :class:`refmodel.clock.TimerQueue`."""
+"""The clock core: :class:`refmodel.engine.clock.Clock` and
+:class:`refmodel.engine.clock.TimerQueue`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from refmodel.clock import Clock, Phase, TimerQueue
+from refmodel.engine.clock import Clock, Phase, TimerQueue
 from refmodel.errors import EmptySchedule, RefmodelError
 from tests.spec import checks
 

@@ -26,7 +26,6 @@ import attrs
 import pytest
 
 from refmodel.adapter import AdapterError, ModelAdapter, SubprocessAdapter
-from refmodel.backlog import StartQueue
 from refmodel.cli import main
 from refmodel.conformance import (
     ConformanceError,
@@ -43,11 +42,12 @@ from refmodel.conformance import (
     play,
     run_conformance,
 )
+from refmodel.engine.startqueue import StartQueue
 from refmodel.errors import RefmodelError
 from refmodel.fixtures_src import FIXTURES, action, advance, enqueue, returns, scenario, status
 from refmodel.fixtures_src import throws as throws_attempt
-from refmodel.lifecycle import State
 from refmodel.scenario import FEATURES, ScenarioError
+from refmodel.workpool.lifecycle import State
 from tests.spec import checks
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from refmodel import InvalidType, Phase, StepLimitExceeded, World
-from refmodel.runtime import ActionCtx
+from refmodel.engine.runtime import ActionCtx
 from tests.spec import checks
 
 

@@ -1,4 +1,5 @@
-"""The lifecycle table (:mod:`refmodel.lifecycle`): the one definition of a work item's states."""
+"""The lifecycle table (:mod:`refmodel.workpool.lifecycle`): the one definition of a work
+item's states."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import itertools
 import pytest
 
 from refmodel.errors import RefmodelError
-from refmodel.lifecycle import (
+from refmodel.workpool.lifecycle import (
     ACTIVE,
     BOTH,
     TERMINAL,
@@ -21,7 +22,7 @@ from refmodel.lifecycle import (
     markdown,
     mermaid,
 )
-from refmodel.options import PROFILES
+from refmodel.workpool.options import PROFILES
 from tests.spec import checks
 
 S = State

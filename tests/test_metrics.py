@@ -21,7 +21,7 @@ from refmodel import (
     World,
 )
 from refmodel.metrics import component_events, reports, should_log
-from refmodel.options import LOG_LEVELS
+from refmodel.workpool.options import LOG_LEVELS
 from tests.spec import checks
 
 

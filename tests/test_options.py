@@ -22,7 +22,7 @@ from refmodel import (
     Workpool,
     World,
 )
-from refmodel.options import LOG_LEVELS, make_options
+from refmodel.workpool.options import LOG_LEVELS, make_options
 from tests.spec import checks
 
 WARN_150 = (

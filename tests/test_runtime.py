@@ -12,7 +12,7 @@ from unittest import mock
 
 import pytest
 
-import refmodel.pool
+import refmodel.workpool.pool
 from refmodel import (
     ActionCtx,
     CallFailed,
@@ -357,7 +357,7 @@ def test_an_exception_raised_in_the_models_own_code_propagates_to_the_driver() -
     enqueue_later = _enqueue_after_a_sleep(world, pool)
     handle = world.run_action(enqueue_later)
 
-    with mock.patch.dict(refmodel.pool._KIND_CODE, clear=True), pytest.raises(KeyError):
+    with mock.patch.dict(refmodel.workpool.pool._KIND_CODE, clear=True), pytest.raises(KeyError):
         world.run_until_idle()  # pool.py looks the kind up in the emptied table: KeyError.
 
     assert not handle.done

@@ -3,7 +3,7 @@
 - every rule heading has a unique ID and is followed by its ``Profiles:`` line;
 - every ID a test cites with ``checks(...)`` (``tests/spec.py``) is a rule of the spec, and every
   rule of the spec is cited by at least one test;
-- ``specs/lifecycle.md`` is exactly what ``refmodel.lifecycle.markdown()`` generates.
+- ``specs/lifecycle.md`` is exactly what ``refmodel.workpool.lifecycle.markdown()`` generates.
 
 Citations are read from the source of ``tests/*.py`` (not by importing the tests), as the calls
 ``checks(...)`` whose arguments are string literals; mentions in docstrings or comments do not
@@ -18,7 +18,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from refmodel import lifecycle
+from refmodel.workpool import lifecycle
 from tests.spec import checks
 
 ROOT = Path(__file__).resolve().parent.parent

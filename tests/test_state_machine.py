@@ -48,7 +48,7 @@ from refmodel import (
     Workpool,
     World,
 )
-from refmodel.lifecycle import TERMINAL, TRANSITIONS, State, Trigger
+from refmodel.workpool.lifecycle import TERMINAL, TRANSITIONS, State, Trigger
 from tests import broken
 from tests.helpers import BROKEN_SETTINGS, failure_of
 from tests.spec import checks

@@ -58,7 +58,7 @@ from refmodel import (
     Workpool,
     World,
 )
-from refmodel.lifecycle import State
+from refmodel.workpool.lifecycle import State
 from tests import broken_current as broken
 from tests.helpers import BROKEN_SETTINGS, failure_of
 from tests.spec import checks

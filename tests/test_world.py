@@ -21,7 +21,7 @@ from refmodel import (
     StepLimitExceeded,
     World,
 )
-from refmodel.runtime import PENDING, Request, Run, Runtime
+from refmodel.engine.runtime import PENDING, Request, Run, Runtime
 from tests.helpers import events as _events
 from tests.spec import checks
 

@@ -1,17 +1,18 @@
 """Workpools: named pools that run actions, mutations and queries with bounded parallelism.
 
 Theory of operation. A :class:`Workpool` owns the work items it issued ids for. Each item is a
-:class:`WorkRecord` whose ``state`` follows the lifecycle table (``refmodel.lifecycle``) of the
-world's profile; this module is the only place that changes it, always through
-:meth:`~refmodel.lifecycle.Lifecycle.advance`. Waiting items (``pending``, or ``retrying``
-after a failed attempt) sit in a :class:`~refmodel.backlog.StartQueue` and start, FIFO by
-eligibility, into at most ``max_parallelism`` slots (rules PAR-1, ORD-1, WC-1). A started
-attempt is a :class:`~refmodel.runtime.Run`; its end comes back through
-:meth:`Workpool._on_done`, which frees the slot and decides: success, failure, or a retry after
-a jittered backoff drawn from the world's RNG (rules RTY-1 to RTY-4). At the terminal state the
-item's ``on_complete`` mutation is called, exactly once (rule ONC-1). Timeouts and TTL
-evictions (seed profile) are :class:`~refmodel.clock.TimerQueue` deadlines (rules TMO-1,
-TTL-1); in the current profile a finished item is forgotten at once.
+:class:`WorkRecord` whose ``state`` follows the lifecycle table
+(``refmodel.workpool.lifecycle``) of the world's profile; this module is the only place that
+changes it, always through :meth:`~refmodel.workpool.lifecycle.Lifecycle.advance`. Waiting items
+(``pending``, or ``retrying`` after a failed attempt) sit in a
+:class:`~refmodel.engine.startqueue.StartQueue` and start, FIFO by eligibility, into at most
+``max_parallelism`` slots (rules PAR-1, ORD-1, WC-1). A started attempt is a
+:class:`~refmodel.engine.runtime.Run`; its end comes back through :meth:`Workpool._on_done`,
+which frees the slot and decides: success, failure, or a retry after a jittered backoff drawn
+from the world's RNG (rules RTY-1 to RTY-4). At the terminal state the item's ``on_complete``
+mutation is called, exactly once (rule ONC-1). Timeouts and TTL evictions (seed profile) are
+:class:`~refmodel.engine.clock.TimerQueue` deadlines (rules TMO-1, TTL-1); in the current
+profile a finished item is forgotten at once.
 
 The pool remembers, in one byte per id, every id it ever issued and the kind of work behind it,
 so that it can tell a forgotten id from one it never issued (rules STS-3, STS-4, CAN-4) while
@@ -25,8 +26,21 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from refmodel.backlog import StartQueue
-from refmodel.clock import Phase, TimerQueue
+from refmodel.engine.clock import Phase, TimerQueue
+from refmodel.engine.functions import FunctionDef, FunctionKind, FunctionRef
+from refmodel.engine.runtime import PENDING as REQUEST_PENDING
+from refmodel.engine.runtime import (
+    ActionCtx,
+    Ctx,
+    MutationCtx,
+    Request,
+    Run,
+    RunState,
+    Runtime,
+    check_ctx,
+    require_action,
+)
+from refmodel.engine.startqueue import StartQueue
 from refmodel.errors import (
     InvalidArgument,
     PollTimeout,
@@ -34,8 +48,16 @@ from refmodel.errors import (
     WorkEvicted,
     WorkFailed,
 )
-from refmodel.functions import FunctionDef, FunctionKind, FunctionRef
-from refmodel.lifecycle import (
+from refmodel.values import (
+    article,
+    check_args,
+    check_int,
+    check_time,
+    copy_json,
+    fresh,
+    parse_number,
+)
+from refmodel.workpool.lifecycle import (
     ACTIVE,
     CANCELED,
     PENDING,
@@ -48,20 +70,8 @@ from refmodel.lifecycle import (
     State,
     Trigger,
 )
-from refmodel.options import PoolOptions, RetryBehavior, as_retry_behavior, update_options
-from refmodel.runtime import PENDING as REQUEST_PENDING
-from refmodel.runtime import (
-    ActionCtx,
-    Ctx,
-    MutationCtx,
-    Request,
-    Run,
-    RunState,
-    Runtime,
-    check_ctx,
-    require_action,
-)
-from refmodel.status import (
+from refmodel.workpool.options import PoolOptions, RetryBehavior, as_retry_behavior, update_options
+from refmodel.workpool.status import (
     SEED_EVICTED,
     CurrentStatus,
     PoolStatistics,
@@ -70,18 +80,9 @@ from refmodel.status import (
     current_status,
     seed_status,
 )
-from refmodel.values import (
-    article,
-    check_args,
-    check_int,
-    check_time,
-    copy_json,
-    fresh,
-    parse_number,
-)
 
 if TYPE_CHECKING:
-    from refmodel.poolctx import PoolCtx
+    from refmodel.workpool.poolctx import PoolCtx
     from refmodel.world import World
 
 WorkId: TypeAlias = str
@@ -865,7 +866,7 @@ class Workpool:
 
     def ctx(self, ctx: ActionCtx) -> PoolCtx:
         """A context like ``ctx`` whose calls and schedules run in this pool (rules CTX-1..3)."""
-        from refmodel.poolctx import PoolCtx
+        from refmodel.workpool.poolctx import PoolCtx
 
         return PoolCtx(self, require_action(ctx, "pool.ctx"))
 

@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
-from refmodel.clock import Clock, Phase
+from refmodel.engine.clock import Clock, Phase
 
 
 class Queued(Protocol):

@@ -6,7 +6,7 @@ Theory of operation. Running a function is a :class:`Run`. An action's handler i
 :class:`Call`, or a pool's wait for a result). A request either answers at once, and the
 runtime sends the answer straight back in, or it leaves the run suspended until a clock event
 or another run's completion resumes it. A mutation's handler runs at its start against a
-:class:`~refmodel.store.Transaction`; its writes and its other effects (enqueues, scheduled
+:class:`~refmodel.engine.store.Transaction`; its writes and its other effects (enqueues, scheduled
 functions) are buffered and applied when it commits ``duration_ms`` later, unless it conflicts
 (rule OCC-2). A query runs at once on a read-only transaction.
 
@@ -27,7 +27,9 @@ import os
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
-from refmodel.clock import Phase
+from refmodel.engine.clock import Phase
+from refmodel.engine.functions import FunctionDef, FunctionKind, FunctionRef
+from refmodel.engine.store import Transaction
 from refmodel.errors import (
     ConflictError,
     InvalidType,
@@ -35,16 +37,14 @@ from refmodel.errors import (
     NotInAction,
     RefmodelError,
 )
-from refmodel.functions import FunctionDef, FunctionKind, FunctionRef
-from refmodel.lifecycle import IllegalTransition
-from refmodel.store import Transaction
 from refmodel.values import check_args, check_time, copy_json, short
+from refmodel.workpool.lifecycle import IllegalTransition
 
 if TYPE_CHECKING:
-    from refmodel.scheduler import Scheduler
+    from refmodel.engine.scheduler import Scheduler
     from refmodel.world import World
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # refmodel/
 _RESUME = int(Phase.RESUME)
 
 

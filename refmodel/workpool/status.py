@@ -15,7 +15,8 @@ from typing import Any
 
 import attrs
 
-from refmodel.lifecycle import (
+from refmodel.values import fresh
+from refmodel.workpool.lifecycle import (
     CANCELING,
     PENDING,
     RETRYING,
@@ -23,7 +24,6 @@ from refmodel.lifecycle import (
     SUCCEEDED,
     State,
 )
-from refmodel.values import fresh
 
 
 @attrs.frozen(kw_only=True)

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from refmodel.backlog import StartQueue
+from refmodel.engine.functions import FunctionDef, FunctionKind, FunctionRef
+from refmodel.engine.runtime import Ctx, MutationCtx, Run, check_ctx
+from refmodel.engine.startqueue import StartQueue
 from refmodel.errors import InvalidArgument, UnknownScheduledId
-from refmodel.functions import FunctionDef, FunctionKind, FunctionRef
-from refmodel.runtime import Ctx, MutationCtx, Run, check_ctx
 from refmodel.values import check_args, check_int, check_time, parse_number
 
 _ABORTED = 0

@@ -19,7 +19,7 @@ from refmodel import (
     RetryBehavior,
     World,
 )
-from refmodel.profiles import (
+from refmodel.divergence import (
     OBSERVED,
     CancelDisagreement,
     first_divergence,

@@ -18,9 +18,9 @@ from typing import Any
 
 import attrs
 
-from refmodel.options import PROFILES
-from refmodel.runtime import ActionCtx
+from refmodel.engine.runtime import ActionCtx
 from refmodel.trace import TraceEvent
+from refmodel.workpool.options import PROFILES
 from refmodel.world import World
 
 __refmodel_user_code__ = True  # The scenario functions here are user code (rule EXE-4).

@@ -1,0 +1,53 @@
+"""``fill`` and ``conformance``: the conformance kit on the command line
+(:mod:`refmodel.conformance`).
+
+- ``fill [--out DIR]``: write the conformance fixtures.
+- ``conformance --adapter COMMAND [--fixtures DIR] [--explore N] [--seed K] [--out DIR]
+  [--timeout S]``: play the fixtures (and/or explore generated scenarios) against an adapter;
+  ``model`` is the in-process model. Exit 0 if no MUST fixture fails, 1 if one does, 2 on bad
+  input.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from refmodel.cli.args import Commands, positive, seconds
+
+
+def register(commands: Commands) -> None:
+    """Add the ``fill`` and ``conformance`` commands."""
+    fill = commands.add_parser("fill", help="write the conformance fixtures from the model")
+    fill.add_argument("--out", default="specs/fixtures", metavar="DIR")
+    fill.set_defaults(run=_fill)
+
+    conformance = commands.add_parser(
+        "conformance", help="check an implementation against the fixtures through an adapter"
+    )
+    conformance.add_argument("--adapter", required=True, metavar="COMMAND",
+                             help='a program speaking the adapter protocol, or "model"')
+    conformance.add_argument("--fixtures", metavar="DIR",
+                             help="fixtures directory (default specs/fixtures)")
+    conformance.add_argument("--explore", type=positive, metavar="N",
+                             help="also compare N generated scenarios with the model")
+    conformance.add_argument("--out", default="conformance-failures", metavar="DIR",
+                             help="where --explore writes a minimal failing scenario")
+    conformance.add_argument("--seed", type=int, default=0,
+                             help="the Hypothesis seed of --explore (another seed, other "
+                                  "scenarios)")
+    conformance.add_argument("--timeout", type=seconds, default=10.0, metavar="S",
+                             help="seconds one adapter call may take")
+    conformance.set_defaults(run=_conformance)
+
+
+def _fill(args: argparse.Namespace) -> int:
+    from refmodel.conformance import fill_command
+
+    return fill_command(args.out)
+
+
+def _conformance(args: argparse.Namespace) -> int:
+    from refmodel.conformance import conformance_command
+
+    return conformance_command(args.adapter, args.fixtures, args.explore, args.out,
+                               args.timeout, seed=args.seed)
