@@ -1,0 +1,26 @@
+// vitest configuration of the adapter's one long-running test (src/serve.test.mjs), which serves
+// the refmodel adapter protocol over the Unix socket the launcher (bin/adapter.mjs) gives it.
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vitest/config";
+import { hooksPlugin } from "./src/hooks.mjs";
+
+const root = fileURLToPath(new URL(".", import.meta.url));
+
+export default defineConfig({
+  root,
+  plugins: [hooksPlugin()],
+  test: {
+    include: ["src/serve.test.mjs"],
+    environment: "node",
+    globalSetup: ["src/global-setup.mjs"],
+    // One test serves a whole session: no timeout (the launcher and the watchdogs end it).
+    testTimeout: 2147483647,
+    hookTimeout: 60000,
+    teardownTimeout: 5000,
+    pool: "forks",
+    poolOptions: { forks: { singleFork: true } },
+    fileParallelism: false,
+    watch: false,
+    reporters: ["default"],
+  },
+});
