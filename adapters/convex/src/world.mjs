@@ -280,6 +280,14 @@ export class World {
     for (const [name, spec] of Object.entries(scenario.functions ?? {})) {
       const exportName = `f${index++}`;
       this.functions.set(name, { name, spec, exportName });
+      if (spec.kind === "mutation" && spec.durationMs) {
+        // A Convex mutation cannot wait on a timer: the declared duration is not realised.
+        process.stderr.write(
+          `refmodel convex adapter: scenario ${JSON.stringify(scenario.name ?? "")}: mutation ` +
+            `${JSON.stringify(name)} declares durationMs ${spec.durationMs}; a Convex mutation ` +
+            "cannot wait, so it commits at once\n",
+        );
+      }
       fns[exportName] = this.declare(name, spec, null);
       if (spec.kind === "mutation") {
         for (const pool of pools) oc[`${pool}__${exportName}`] = this.declare(name, spec, pool);
@@ -357,14 +365,6 @@ export class World {
     if (spec.kind === "query") {
       return queryGeneric({ handler: async () => spec.returns ?? null });
     }
-    if (spec.durationMs) {
-      // A Convex mutation cannot wait on a timer: the declared duration is not realised.
-      process.stderr.write(
-        `refmodel convex adapter: scenario ${JSON.stringify(this.scenario.name ?? "")}: mutation ` +
-          `${JSON.stringify(name)} declares durationMs ${spec.durationMs}; a Convex mutation ` +
-          "cannot wait, so it commits at once\n",
-      );
-    }
     return mutationGeneric({
       handler: async (ctx, args) => {
         if (onCompleteOf !== null) {
@@ -422,7 +422,7 @@ export class World {
     if (pool === undefined) throw new Error("hook called outside any pool's code");
     const key = `${pool}/${data.workId}`;
     if (name === "enqueued") {
-      this.enqueueFacts.set(key, { runAt: data.runAt, componentNow: Date.now() });
+      this.enqueueFacts.set(key, { runAt: data.runAt });
       return;
     }
     const item = this.items.get(key) ?? this.newItem(key);
@@ -602,6 +602,7 @@ export class World {
         : [await client[`enqueue${method}`](ctx, ref, step.args ?? {}, options)],
     );
     const qualified = [];
+    const now = this.vnow();
     for (const id of ids) {
       const key = `${pool.name}/${id}`;
       const facts = this.enqueueFacts.get(key);
@@ -609,7 +610,9 @@ export class World {
       const item = this.items.get(key) ?? this.newItem(key);
       item.eligibleAt = runAt;
       const data = { fn: fn.name, kind, runAt };
-      if ("runAt" in given && given.runAt !== runAt) data.requestedRunAt = given.runAt;
+      const requested =
+        "runAt" in given ? given.runAt : "runAfter" in given ? now + given.runAfter : runAt;
+      if (requested !== runAt) data.requestedRunAt = requested;
       data.onComplete = "onComplete" in given ? String(given.onComplete) : null;
       this.emit("enqueued", pool.name, key, data);
       qualified.push(key);
