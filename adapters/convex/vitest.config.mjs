@@ -5,6 +5,7 @@ import { defineConfig } from "vitest/config";
 import { hooksPlugin } from "./src/hooks.mjs";
 
 const root = fileURLToPath(new URL(".", import.meta.url));
+const watchdog = new URL("./src/watchdog.mjs", import.meta.url).href;
 
 export default defineConfig({
   root,
@@ -12,13 +13,13 @@ export default defineConfig({
   test: {
     include: ["src/serve.test.mjs"],
     environment: "node",
-    globalSetup: ["src/global-setup.mjs"],
     // One test serves a whole session: no timeout (the launcher and the watchdogs end it).
     testTimeout: 2147483647,
     hookTimeout: 60000,
     teardownTimeout: 5000,
     pool: "forks",
-    poolOptions: { forks: { singleFork: true } },
+    // The worker gets the launcher watchdog from its first instant (see src/watchdog.mjs).
+    poolOptions: { forks: { singleFork: true, execArgv: ["--import", watchdog] } },
     fileParallelism: false,
     watch: false,
     reporters: ["default"],

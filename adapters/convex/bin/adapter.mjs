@@ -23,6 +23,7 @@ import { fileURLToPath } from "node:url";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const vitest = join(root, "node_modules", "vitest", "vitest.mjs");
 const config = join(root, "vitest.config.mjs");
+const watchdog = new URL("../src/watchdog.mjs", import.meta.url).href;
 
 function fail(message) {
   process.stderr.write(`refmodel convex adapter: ${message}\n`);
@@ -136,7 +137,8 @@ const server = net.createServer((socket) => {
 });
 server.on("error", (error) => fail(`cannot listen on ${socketPath}: ${error.message}`));
 server.listen(socketPath, () => {
-  child = spawn(process.execPath, [vitest, "run", "--config", config, "--root", root], {
+  const args = ["--import", watchdog, vitest, "run", "--config", config, "--root", root];
+  child = spawn(process.execPath, args, {
     cwd: root,
     detached: true, // its own process group, so that the whole of vitest can be ended at once
     stdio: ["ignore", "pipe", "pipe"],

@@ -1,19 +1,14 @@
 // The one long-running vitest test: it serves the refmodel adapter protocol (JSON Lines, v1)
 // over the Unix socket whose path the launcher (bin/adapter.mjs) passes in REFMODEL_SOCKET.
 // A vitest worker has no usable stdin, hence the socket. The test ends, and vitest exits, when
-// the socket closes (the launcher's stdin closed, it was killed, or a shutdown was answered),
-// or when the launcher process is gone (a watchdog on real timers).
+// the socket closes (the launcher's stdin closed, it was killed, or a shutdown was answered);
+// src/watchdog.mjs, preloaded into every vitest process, covers the launcher's death too.
 
 import net from "node:net";
 import { test } from "vitest";
 import { AdapterError, World } from "./world.mjs";
 
-// Real timers, captured before any scenario installs fake ones.
-const realSetInterval = globalThis.setInterval.bind(globalThis);
-const realClearInterval = globalThis.clearInterval.bind(globalThis);
-
 const socketPath = process.env.REFMODEL_SOCKET;
-const launcher = Number(process.env.REFMODEL_LAUNCHER_PID);
 const options = JSON.parse(process.env.REFMODEL_CONVEX_OPTIONS || "{}");
 
 test.skipIf(!socketPath)("serve the refmodel adapter protocol", async () => {
@@ -25,29 +20,13 @@ test.skipIf(!socketPath)("serve the refmodel adapter protocol", async () => {
     socket.once("connect", resolve);
     socket.once("error", reject);
   });
-  const watchdog = realSetInterval(() => {
-    if (launcher && !alive(launcher)) {
-      process.stderr.write("refmodel convex adapter: the launcher is gone; exiting\n");
-      process.exit(3);
-    }
-  }, 500);
   try {
     await serve(socket, world);
   } finally {
-    realClearInterval(watchdog);
     world.close();
     socket.destroy();
   }
 });
-
-function alive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return error.code === "EPERM";
-  }
-}
 
 /** Answer requests in order until shutdown or the socket closes. */
 function serve(socket, world) {
