@@ -54,6 +54,7 @@ const socketPath = join(tmpdir(), `refmodel-convex-${process.pid}-${randomBytes(
 let child = null;
 let connection = null;
 let stdinEnded = false;
+let shutdownRequested = false; // a socket closing after a shutdown request is a clean end
 let exiting = false;
 const pending = []; // request lines read before the test connected
 
@@ -130,7 +131,7 @@ const server = net.createServer((socket) => {
       buffer = buffer.slice(newline + 1);
     }
   });
-  socket.on("close", () => exit(stdinEnded ? 0 : 1));
+  socket.on("close", () => exit(stdinEnded || shutdownRequested ? 0 : 1));
   socket.on("error", () => {});
   for (const line of pending.splice(0)) socket.write(line);
   if (stdinEnded) socket.end();
@@ -163,23 +164,26 @@ server.listen(socketPath, () => {
 process.stdout.on("error", () => exit(1)); // the harness went away
 process.stdin.setEncoding("utf8");
 let input = "";
+function forward(line) {
+  try {
+    if (JSON.parse(line)?.method === "shutdown") shutdownRequested = true;
+  } catch {
+    // not JSON: the test answers it with a ProtocolError
+  }
+  if (connection) connection.write(line);
+  else pending.push(line);
+}
 process.stdin.on("data", (chunk) => {
   input += chunk;
   let newline;
   while ((newline = input.indexOf("\n")) >= 0) {
-    const line = input.slice(0, newline + 1);
+    forward(input.slice(0, newline + 1));
     input = input.slice(newline + 1);
-    if (connection) connection.write(line);
-    else pending.push(line);
   }
 });
 process.stdin.on("end", () => {
   stdinEnded = true;
-  if (input.trim()) {
-    const line = `${input}\n`;
-    if (connection) connection.write(line);
-    else pending.push(line);
-  }
+  if (input.trim()) forward(`${input}\n`);
   if (connection) connection.end();
   else if (!child) exit(0);
   // Otherwise the test connects, gets the buffered lines and an immediate end.
