@@ -30,6 +30,7 @@ const scenario = {
   steps: [],
 };
 
+process.stdout.on("error", () => {}); // a closed reader must not stop the cleanup below
 let failures = 0;
 function check(what, ok, detail = "") {
   process.stdout.write(`${ok ? "ok  " : "FAIL"} ${what}${detail ? `: ${detail}` : ""}\n`);
