@@ -23,5 +23,8 @@ export default defineConfig({
     fileParallelism: false,
     watch: false,
     reporters: ["default"],
+    // The component logs every failed attempt, warnings and reports; they are not part of the
+    // protocol. They are dropped unless $REFMODEL_CONVEX_LOG names a file to keep them in.
+    onConsoleLog: () => (process.env.REFMODEL_CONVEX_LOG ? undefined : false),
   },
 });

@@ -7,14 +7,15 @@
 // The component runs inside vitest (its TypeScript is loaded through import.meta.glob and the
 // fake timers need vitest's own state), in one long-running test (src/serve.test.mjs). A vitest
 // worker has no usable stdin, so this launcher starts vitest in its own process group and
-// bridges its own stdin/stdout, line by line, to a Unix socket the test connects to. vitest's
-// own output goes to stderr. It never outlives the launcher: stdin EOF closes the socket and
-// the test ends; SIGTERM/SIGINT/SIGHUP kill the process group; and if the launcher is killed
-// outright, the test sees the socket close, and both vitest processes watch the launcher's pid.
+// bridges its own stdin/stdout, line by line, to a Unix socket the test connects to; vitest's
+// own output is kept aside (see `keep`). vitest never outlives the launcher: stdin EOF closes
+// the socket and the test ends; SIGTERM/SIGINT/SIGHUP kill its process group; and if the
+// launcher is killed outright, the test sees the socket close, and src/watchdog.mjs, preloaded
+// into every vitest process, kills the process once the launcher is gone.
 
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, rmSync } from "node:fs";
+import { createWriteStream, existsSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,7 +26,34 @@ const vitest = join(root, "node_modules", "vitest", "vitest.mjs");
 const config = join(root, "vitest.config.mjs");
 const watchdog = new URL("../src/watchdog.mjs", import.meta.url).href;
 
+// vitest's own output is kept as a short tail, shown on stderr only when the adapter ends
+// abnormally (and written in full to $REFMODEL_CONVEX_LOG if set). It is never streamed: the
+// harness reads our stderr only once we exit, so streaming would fill the pipe, and the
+// backpressure would hold every write of vitest's (and the scenarios they belong to) in memory.
+const TAIL_LINES = 40;
+const tail = [];
+let partial = "";
+const log = process.env.REFMODEL_CONVEX_LOG
+  ? createWriteStream(process.env.REFMODEL_CONVEX_LOG, { flags: "a" })
+  : null;
+
+function keep(chunk) {
+  log?.write(chunk);
+  const lines = (partial + chunk).split("\n");
+  partial = lines.pop();
+  tail.push(...lines);
+  if (tail.length > TAIL_LINES) tail.splice(0, tail.length - TAIL_LINES);
+}
+
+function showTail() {
+  const lines = [...tail, partial].filter((line) => line.trim());
+  if (lines.length) process.stderr.write(`${lines.join("\n")}\n`);
+  tail.length = 0;
+  partial = "";
+}
+
 function fail(message) {
+  showTail();
   process.stderr.write(`refmodel convex adapter: ${message}\n`);
   process.exit(1);
 }
@@ -71,6 +99,10 @@ function killGroup(signal) {
 function exit(code) {
   if (exiting) return;
   exiting = true;
+  if (code !== 0) {
+    showTail();
+    process.stderr.write("refmodel convex adapter: the vitest test ended before the session did\n");
+  }
   const alive = child && child.exitCode === null && child.signalCode === null;
   if (!alive) {
     cleanup();
@@ -152,8 +184,10 @@ server.listen(socketPath, () => {
       NO_COLOR: "1",
     },
   });
-  child.stdout.pipe(process.stderr);
-  child.stderr.pipe(process.stderr);
+  child.stdout.setEncoding("utf8");
+  child.stderr.setEncoding("utf8");
+  child.stdout.on("data", keep);
+  child.stderr.on("data", keep);
   child.on("exit", (code, signal) => {
     if (!connection && !exiting) {
       fail(`vitest exited (${signal ?? `status ${code}`}) before serving the protocol`);
