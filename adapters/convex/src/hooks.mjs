@@ -1,7 +1,8 @@
 // Load-time hooks into the published component's source (a vite `transform`).
 //
 // The component's public API reports only pending / running / finished. To see when an attempt
-// starts, how it ends, and which retry delay the loop draws, four one-line, behaviour-free calls
+// starts, how it ends, which retry delay the loop draws, and which cancels it takes, six
+// one-line, behaviour-free calls
 // are inserted into its TypeScript as vitest loads it from node_modules. Nothing is copied or
 // vendored: each hook names a short fragment of one line (its anchor) and how often the fragment
 // must occur; the call is inserted just before each occurrence, on the same line, so line
@@ -21,8 +22,25 @@ export const HOOKS = [
     file: "lib.ts",
     anchor: "recordEnqueued(console,",
     count: 1,
-    // enqueueHandler: the work doc and its pendingStart row have been inserted.
-    call: 'globalThis.__refmodelHook?.("enqueued", { workId, runAt });',
+    // enqueueHandler: the work doc and its pendingStart row have been inserted; the time and
+    // the retry behaviour are the ones the component stored.
+    call: 'globalThis.__refmodelHook?.("enqueued", { workId, runAt, retryBehavior: workArgs.retryBehavior });',
+  },
+  {
+    id: "lib.cancelRequested",
+    file: "lib.ts",
+    anchor: 'await ctx.db.insert("pendingCancelation", {',
+    count: 1,
+    // cancel: the work exists and had no pending cancelation; the request is recorded.
+    call: 'globalThis.__refmodelHook?.("cancelRequested", { workId: id });',
+  },
+  {
+    id: "lib.cancelAllRequested",
+    file: "lib.ts",
+    anchor: 'return ctx.db.insert("pendingCancelation", {',
+    count: 1,
+    // cancelAll: the same, for each item of the page it selected.
+    call: 'globalThis.__refmodelHook?.("cancelRequested", { workId: _id });',
   },
   {
     id: "loop.started",

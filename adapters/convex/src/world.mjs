@@ -422,7 +422,7 @@ export class World {
     if (pool === undefined) throw new Error("hook called outside any pool's code");
     const key = `${pool}/${data.workId}`;
     if (name === "enqueued") {
-      this.enqueueFacts.set(key, { runAt: data.runAt });
+      this.enqueueFacts.set(key, { runAt: data.runAt, retry: data.retryBehavior ?? null });
       return;
     }
     const item = this.items.get(key) ?? this.newItem(key);
@@ -431,6 +431,7 @@ export class World {
     if (componentNow !== this.vnow()) extra.componentNow = componentNow;
     if (name === "started") {
       item.started += 1;
+      item.running = true;
       const lag = this.vnow() - item.eligibleAt;
       this.emit("started", pool, key, {
         attempt: data.attempts + 1,
@@ -439,6 +440,18 @@ export class World {
         segmentLagMs: data.lagMs,
         ...extra,
       });
+    } else if (name === "cancelRequested") {
+      // Only a cancel of a running attempt is an event of its own (running -> canceling); a
+      // waiting item ends canceled when the loop processes the request (completion lag). An
+      // attempt that failed and awaits the loop's retry decision still reads as running in
+      // this trace (protocol v1 has no event for it); attemptEndedAt says when it ended.
+      if (item.started > 0 && !item.ended && (item.running || item.pendingRetry)) {
+        this.emit("cancel_requested", pool, key, {
+          attempt: item.started,
+          ...(item.pendingRetry ? { attemptEndedAt: item.pendingRetry.t } : {}),
+          ...extra,
+        });
+      }
     } else if (name === "complete") {
       const result = data.runResult;
       if (result.kind === "failed" && data.retry) {
@@ -446,10 +459,13 @@ export class World {
         // now, but the delay is drawn by the loop when it handles the completion (retryDrawn),
         // or no retry happens if a cancel is processed first.
         item.pendingRetry = { t: this.vnow(), attempt: data.attempts, error: result.error };
+        item.running = false;
         return;
       }
       const failed = item.pendingRetry;
       item.pendingRetry = null;
+      item.running = false;
+      item.ended = true;
       if (result.kind === "success") {
         this.emit("succeeded", pool, key, {
           attempt: data.attempts,
@@ -499,7 +515,7 @@ export class World {
   }
 
   newItem(key) {
-    const item = { started: 0, eligibleAt: 0, pendingRetry: null };
+    const item = { started: 0, running: false, ended: false, eligibleAt: 0, pendingRetry: null };
     this.items.set(key, item);
     return item;
   }
@@ -613,6 +629,7 @@ export class World {
       const requested =
         "runAt" in given ? given.runAt : "runAfter" in given ? now + given.runAfter : runAt;
       if (requested !== runAt) data.requestedRunAt = requested;
+      data.retry = facts ? facts.retry : null;
       data.onComplete = "onComplete" in given ? String(given.onComplete) : null;
       this.emit("enqueued", pool.name, key, data);
       qualified.push(key);
