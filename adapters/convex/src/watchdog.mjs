@@ -12,13 +12,15 @@ const launcher = Number(process.env.REFMODEL_LAUNCHER_PID);
 
 const source = `
 const { workerData } = require("node:worker_threads");
-const { pid, parent, launcher } = workerData;
+const { pid, parent, launcher, socket } = workerData;
 function alive(p) {
   try { process.kill(p, 0); return true; } catch (error) { return error.code === "EPERM"; }
 }
 setInterval(() => {
   if (!alive(launcher) || process.ppid !== parent) {
     try { process.stderr.write("refmodel convex adapter: pid " + pid + ": the launcher is gone; killed\\n"); } catch {}
+    // A launcher killed before the test connected leaves its listening socket's file behind.
+    if (socket && !alive(launcher)) { try { require("node:fs").rmSync(socket, { force: true }); } catch {} }
     process.kill(pid, "SIGKILL");
   }
 }, 250);
@@ -27,7 +29,7 @@ setInterval(() => {
 if (launcher) {
   const worker = new Worker(source, {
     eval: true,
-    workerData: { pid: process.pid, parent: process.ppid, launcher },
+    workerData: { pid: process.pid, parent: process.ppid, launcher, socket: process.env.REFMODEL_SOCKET },
     stdout: false,
     stderr: false,
   });
