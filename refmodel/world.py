@@ -428,6 +428,19 @@ class World:
         if self._collect is not None:
             self._collect.append(event)
 
+    def explain(self, work_id: str) -> str:
+        """Why the work item ``work_id`` is where it is, in one line, from the model's state
+        and the trace: e.g. ``"pending: pool `scrapes` is full (5/5 running: ...), 3rd in
+        line"`` (see :func:`refmodel.debugger.explain.explain`; a debugging session adds
+        when it is expected to start, by replaying its inputs).
+
+        Raises:
+            UnknownWorkId: no pool of this world issued ``work_id``; nothing changed.
+        """
+        from refmodel.debugger.explain import explain
+
+        return explain(self, work_id)
+
     def set_next_draw(self, value: float) -> None:
         """Make the next :meth:`draw` return ``value`` instead of the RNG's draw.
 
