@@ -338,7 +338,7 @@ class Player:
 
 def _traced(world: World) -> World:
     if world.memory is None:
-        raise InvalidArgument(
+        raise DebugError(
             "a debugger needs a world that keeps its trace in memory: World(trace=True)"
         )
     return world

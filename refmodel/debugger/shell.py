@@ -118,6 +118,14 @@ class Debugger(cmd.Cmd):
         self.rejected = 0
         """How many commands were rejected (a script with any exits with status 2)."""
 
+    ALIASES = frozenset({"s", "n", "c", "cont", "b", "w", "q", "exit", "EOF"})
+    """Short names of commands, left out of the ``help`` listing."""
+
+    def get_names(self) -> list[str]:
+        """The attribute names ``help`` lists: the commands without their aliases."""
+        return [name for name in super().get_names()
+                if name.removeprefix("do_") not in self.ALIASES]
+
     # The loop ----------------------------------------------------------------------------
 
     def run(self) -> int:
@@ -466,7 +474,8 @@ class Debugger(cmd.Cmd):
     # Leaving -------------------------------------------------------------------------------
 
     def do_quit(self, arg: str) -> bool:
-        """quit: leave the debugger."""
+        """quit: leave the debugger (also q, exit, or the end of input). Short names: s step,
+        n next, c continue, b back, w where."""
         return True
 
     do_q = do_exit = do_quit
