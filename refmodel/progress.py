@@ -60,7 +60,8 @@ class Progress:
     def follow(self, world: Any, pool: Any, every_ms: int) -> None:
         """Report ``pool``'s finished items (issued minus running minus waiting) every
         ``every_ms`` of virtual time while ``world`` is busy; nothing unless a bar is
-        drawn."""
+        drawn. The last look is up to ``every_ms`` before the world becomes idle: report
+        the final count with :meth:`update`."""
         if self._bar is None:
             return
 

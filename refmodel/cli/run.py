@@ -48,16 +48,7 @@ def _run(args: argparse.Namespace) -> int:
     horizon = args.until if args.until is not None else _script_end(scenario.steps)
     try:
         with progress(f"run {scenario.name}", horizon or None) as bar:
-            while True:
-                upcoming = player.upcoming()
-                if upcoming is None or (args.until is None and player.over):
-                    break
-                if args.until is not None and upcoming[0] > args.until:
-                    break
-                player.move()
-                bar.update(min(player.world.now, horizon))
-        if args.until is not None and player.world.now < args.until:
-            player.world.run_until(args.until)  # Nothing is queued before it: sets the clock.
+            session.play(args.until, on_move=lambda move: bar.update(min(move.time, horizon)))
         if out is not None:
             out.write(player.world.trace_jsonl())
     finally:

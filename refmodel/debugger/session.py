@@ -502,6 +502,41 @@ class Session:
         future = self.future if self.rebuildable else None
         return explain(self.world, work_id, future=future)
 
+    def play(
+        self,
+        until: int | None = None,
+        *,
+        on_move: Callable[[Move], None] | None = None,
+        limit: int = MAX_MOVES,
+    ) -> None:
+        """Move until the workload is over, or, with ``until``, through every move up to that
+        virtual time (then the clock reads ``until``).
+
+        Args:
+            until: stop after the moves at this time instead (ms, not before now).
+            on_move: called after each move (progress, logging).
+            limit: give up after this many moves.
+
+        Raises:
+            DebugError: ``until`` is in the past, or ``limit`` moves did not get there.
+        """
+        player = self.player
+        if until is not None and until < player.world.now:
+            raise DebugError(f"cannot play until {until:,} ms: it is {player.world.now:,} ms")
+        for _ in range(limit):
+            upcoming = player.upcoming()
+            if upcoming is None or (until is None and player.over):
+                break
+            if until is not None and upcoming[0] > until:
+                break
+            move = player.move()
+            if on_move is not None:
+                on_move(move)
+        else:
+            raise DebugError(f"the workload is not over after {limit:,} moves")
+        if until is not None and player.world.now < until:
+            player.world.run_until(until)  # Nothing is queued before it: sets the clock.
+
     def run_to_end(self, limit: int = MAX_MOVES) -> Player:
         """A replica played from here until its workload is over (see :attr:`Player.over`).
 
