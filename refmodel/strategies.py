@@ -21,14 +21,17 @@ Convex user's workload, written as a test::
         "scrape": {"kind": "action", "attempts": [{"durationMs": 1000}]},
     }
 
-    @given(workloads(POOLS, FUNCTIONS, work={"emails": "email", "scrapes": "scrape"}))
+    @given(workloads(POOLS, FUNCTIONS, work=[("emails", "email"), ("scrapes", "scrape")]))
     def test_emails_never_wait_more_than_1s_behind_the_scrapes(workload):
+        world = play(workload)
         ...
+
+(the whole test is ``examples/test_email_pool.py``, and in the README).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hypothesis import strategies as st
@@ -157,7 +160,7 @@ def _workload(
     draw: Any,
     pools: Mapping[str, Mapping[str, Any]],
     functions: Mapping[str, Mapping[str, Any]],
-    work: Mapping[str, str],
+    work: Sequence[tuple[str, str]],
     profile: str,
     max_bursts: int,
     max_burst: int,
@@ -169,11 +172,11 @@ def _workload(
         gap = draw(st.integers(0, max_gap_ms))
         if gap:
             steps.append({"op": "advance", "ms": gap})
-        pool = draw(st.sampled_from(sorted(work)))
+        pool, fn = draw(st.sampled_from(list(work)))
         size = draw(st.integers(1, max_burst))
-        refs = [f"{pool}-{count + i + 1}" for i in range(size)]
+        refs = [f"{fn}-{count + i + 1}" for i in range(size)]
         count += size
-        steps.append({"op": "enqueueBatch", "pool": pool, "fn": work[pool],
+        steps.append({"op": "enqueueBatch", "pool": pool, "fn": fn,
                       "argsList": [{} for _ in refs], "refs": refs})
     return {"name": "workload", "profile": profile, "seed": 0,
             "pools": {name: dict(options) for name, options in pools.items()},
@@ -185,7 +188,7 @@ def workloads(
     pools: Mapping[str, Mapping[str, Any]],
     functions: Mapping[str, Mapping[str, Any]],
     *,
-    work: Mapping[str, str],
+    work: Sequence[tuple[str, str]],
     profile: str = "current",
     max_bursts: int = 6,
     max_burst: int = 5,
@@ -196,7 +199,8 @@ def workloads(
     Args:
         pools: your pools, as in a scenario (``{"emails": {"maxParallelism": 5}}``).
         functions: your functions declared by behaviour, as in a scenario.
-        work: which function each pool runs (``{"emails": "email"}``).
+        work: the kinds of work that arrive, as ``(pool, function)`` pairs
+            (``[("emails", "email"), ("scrapes", "scrape")]``); a pool may take several.
         profile: the semantics profile (default ``"current"``, the component today).
         max_bursts: at most this many bursts of work.
         max_burst: at most this many items per burst (enqueued as one batch).
@@ -204,12 +208,13 @@ def workloads(
 
     Returns:
         A strategy of scenario JSON objects: 1..``max_bursts`` bursts, each after a drawn
-        gap, into a drawn pool; item refs are ``<pool>-<n>`` in enqueue order.
+        gap, of one kind of work; item refs are ``<function>-<n>`` in enqueue order.
 
     Raises:
         ValueError: ``work`` names a pool or function that is not given (checked now).
     """
-    for pool, fn in work.items():
+    work = [tuple(pair) for pair in work]  # type: ignore[misc]
+    for pool, fn in work:
         if pool not in pools:
             raise ValueError(f"work names pool {pool!r}, which is not in pools")
         if fn not in functions:

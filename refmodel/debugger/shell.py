@@ -410,7 +410,8 @@ class Debugger(cmd.Cmd):
         """timeline: the text timeline of the trace so far."""
         if arg.strip():
             raise DebugError("timeline takes no argument")
-        self.stdout.write(render(self.session.world.trace))
+        world = self.session.world
+        self.stdout.write(render(world.trace, end=world.now))
 
     def do_where(self, arg: str) -> None:
         """where: the current move and time, and what the next move is."""

@@ -72,6 +72,7 @@ def render(
     scale: int | None = None,
     width: int = 60,
     with_legend: bool = True,
+    end: int | None = None,
 ) -> str:
     """Draw a timeline of the work items in ``events``.
 
@@ -80,6 +81,7 @@ def render(
         scale: ms per column; by default the span divided by ``width``, at least 1.
         width: the number of columns when ``scale`` is not given.
         with_legend: end with a line naming the marks used.
+        end: draw up to this time (e.g. the world's clock); default the last event's.
 
     Returns:
         The picture, one line per item plus a header (and the legend), ending in a newline.
@@ -106,6 +108,8 @@ def render(
                 row.end = (event.time, _ENDS[event.kind])
     if not rows:
         return "(no work in this trace)\n"
+    if end is not None:
+        last = max(last, end)
     step = scale if scale is not None else max(1, math.ceil((last + 1) / width))
     columns = last // step + 1
     label_width = max(len(row.label) for row in rows.values())
