@@ -48,8 +48,10 @@ class Progress:
         self.update(self.completed + steps)
 
     def update(self, completed: int) -> None:
-        """The work is ``completed`` far (out of the total)."""
+        """The work is ``completed`` far (out of the total; the bar stops at the total)."""
         self.completed = completed
+        if self.total is not None:
+            completed = min(completed, self.total)
         if self._bar is None:
             return
         mark = completed * 100 // self.total if self.total else completed // REDRAW_EVERY
