@@ -106,3 +106,24 @@ def test_run_draws_progress_on_stderr_and_prints_the_same_summary(
     shown = capsys.readouterr()
     assert shown.out == quiet.out
     assert "run stuck-email" in screen.getvalue()
+
+
+@checks()
+def test_bench_and_explore_report_progress_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("rich")
+    from refmodel.adapter import ModelAdapter
+    from refmodel.bench import run_bench
+    from refmodel.conformance import explore
+
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stderr", screen)
+    quiet = run_bench(300, 10)
+    assert "bench 300 jobs" in screen.getvalue()
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert run_bench(300, 10).makespan_ms == quiet.makespan_ms
+    tried: list[int] = []
+    assert explore(ModelAdapter(), 3, on_example=lambda: tried.append(1)) is None
+    assert len(tried) >= 3
+    assert capsys.readouterr().out == ""
