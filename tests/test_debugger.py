@@ -260,3 +260,12 @@ def test_debug_rejects_what_it_cannot_debug() -> None:
         Session(Recipe(build=lambda: 3))  # type: ignore[arg-type, return-value]
     with pytest.raises(RewindUnavailable):
         list(Session(world=World()).future())
+
+
+@checks()
+def test_the_replay_benchmark_reports_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from refmodel.debugger.replay_bench import main
+
+    assert main(["--jobs", "50"]) == 0
+    line = capsys.readouterr().out
+    assert line.startswith("moves=") and "back_per_play=" in line and line.count("\n") == 1
