@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from refmodel import ActionCtx, RetryBehavior, World
+from refmodel import ActionCtx, InvalidArgument, RetryBehavior, World
 from refmodel.debugger import (
     DebugError,
     Edit,
@@ -24,7 +24,7 @@ from refmodel.debugger import (
     debug,
     session_for,
 )
-from refmodel.debugger.session import scenario_from_file
+from refmodel.debugger.session import Player, scenario_from_file
 from refmodel.scenario import ScenarioError
 from tests.spec import checks
 
@@ -260,6 +260,10 @@ def test_debug_rejects_what_it_cannot_debug() -> None:
         Session(Recipe(build=lambda: 3))  # type: ignore[arg-type, return-value]
     with pytest.raises(RewindUnavailable):
         list(Session(world=World()).future())
+    with pytest.raises(InvalidArgument, match="a player needs a recipe"):
+        Player(Recipe())
+    with pytest.raises(InvalidArgument, match="give a recipe or a world"):
+        Session()
 
 
 @checks()

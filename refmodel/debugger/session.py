@@ -161,14 +161,21 @@ def check_scenario_pools(scenario: Scenario, where: str = "scenario") -> None:
 
 
 class Player:
-    """A world and its inputs, moved one move at a time. Make one from a :class:`Recipe`
-    (rebuildable) or wrap a :class:`World` someone else built (:meth:`of_world`)."""
+    """A world and its inputs, moved one move at a time.
 
-    def __init__(self, recipe: Recipe) -> None:
+    Args:
+        recipe: how to build the world (and the scenario steps and edits to make).
+        world: instead, a world built elsewhere, stepped from where it is; such a player has
+            no inputs of its own and cannot be built again.
+    """
+
+    def __init__(self, recipe: Recipe, world: World | None = None) -> None:
         self.recipe = recipe
         self._adapter: ModelAdapter | None = None
         self._steps: list[Mapping[str, Any]] = []
-        if recipe.scenario is not None:
+        if world is not None:
+            pass
+        elif recipe.scenario is not None:
             data = dict(recipe.scenario.data)
             if recipe.seed is not None:
                 data["seed"] = recipe.seed
@@ -182,34 +189,19 @@ class Player:
                 raise InvalidType(
                     f"the build function must return a World, it returned {world!r}"
                 )
-        else:  # pragma: no cover - Recipe is always made with one of the two
-            raise InvalidArgument("a recipe needs a scenario or a build function")
+        else:
+            raise InvalidArgument("a player needs a recipe with a scenario or a build function, "
+                                  "or a world")
         self.world = _traced(world)
         self.moves = 0
         self.history: list[int] = [len(self.world.trace)]
         """The trace's length after each move (index 0: before the first)."""
         self.rejected: list[str] = []
+        """The scenario steps the world rejected, as ``steps[i]: Type: message``."""
         self._cursor = 0
-        self._stage = 0
+        self._stage = self.world.now
         self._refs: dict[str, str] = {}
         self._edit = 0
-
-    @classmethod
-    def of_world(cls, world: World) -> Player:
-        """A player that steps a world built elsewhere; it cannot be built again."""
-        player = cls.__new__(cls)
-        player.recipe = Recipe()
-        player._adapter = None
-        player._steps = []
-        player.world = _traced(world)
-        player.moves = 0
-        player.history = [len(player.world.trace)]
-        player.rejected = []
-        player._cursor = 0
-        player._stage = world.now
-        player._refs = {}
-        player._edit = 0
-        return player
 
     # What comes next ---------------------------------------------------------------------
 
@@ -376,7 +368,7 @@ class Session:
         if (recipe is None) == (world is None):
             raise InvalidArgument("give a recipe or a world, not both or neither")
         self.recipe = recipe
-        self.player = Player(recipe) if recipe is not None else Player.of_world(world)  # type: ignore[arg-type]
+        self.player = Player(recipe) if recipe is not None else Player(Recipe(), world)
 
     @classmethod
     def from_scenario(cls, scenario: Scenario, *, seed: int | None = None) -> Session:
@@ -477,8 +469,8 @@ class Session:
         edit = attrs.evolve(edit, at=self.position)
         branched = recipe.with_edit(edit)
         player = self.replay(self.position, branched)
-        while player.upcoming() is not None and player.upcoming() == (player.world.now, "edit"):
-            player.move()
+        while (player.upcoming() or (0, ""))[1] == "edit":
+            player.move()  # The edits due here, the new one last.
         fork = Session(branched)
         fork.player = player
         return fork
