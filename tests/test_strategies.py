@@ -143,8 +143,9 @@ def test_a_failing_test_reports_the_worlds_timeline_and_trace(
 ) -> None:
     pytester.makepyfile(test_plugin_demo=FAILING_TEST)
     traces = tmp_path / "traces"
-    result = pytester.runpytest_inprocess(
-        "-p", "no:cacheprovider", "--refmodel-seed", "7", "--refmodel-trace-lines", "3",
+    result = pytester.runpytest_inprocess(  # The plugin as a user gets it, installed or not.
+        "-p", "no:cacheprovider", "-p", "no:refmodel", "-p", "refmodel.pytest_plugin",
+        "--refmodel-seed", "7", "--refmodel-trace-lines", "3",
         "--refmodel-trace-dir", str(traces),
     )
     result.assert_outcomes(passed=1, failed=1)
