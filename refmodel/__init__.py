@@ -15,7 +15,11 @@ Workpool's API works completely, checked against a numbered spec (``specs/``). S
     work_id = pool.enqueue_action(world.client, send, {"to": "a@example.com"})
     world.run_until_idle()
     assert pool.status(work_id).to_json() == {"kind": "success", "result": "sent"}
+
+``refmodel.debug(make_world)`` steps through a world in a pdb-like debugger.
 """
+
+from typing import Any as _Any
 
 from refmodel.engine.clock import Phase
 from refmodel.engine.functions import FunctionKind, FunctionRef
@@ -45,6 +49,16 @@ from refmodel.workpool.pool import WorkId, WorkKind, Workpool
 from refmodel.workpool.poolctx import PoolCtx, PoolScheduler
 from refmodel.workpool.status import CurrentStatus, PoolStatistics, SeedStatus, WorkInfo
 from refmodel.world import CallHandle, Step, World
+
+
+def debug(target: _Any, **options: _Any) -> int:
+    """Debug a world, a function that builds one, or a scenario in a pdb-like debugger; see
+    :func:`refmodel.debugger.debug` (imported on first use, so ``import refmodel`` stays
+    light)."""
+    from refmodel.debugger import debug as start
+
+    return start(target, **options)
+
 
 __all__ = [
     "PROFILES",
@@ -91,4 +105,5 @@ __all__ = [
     "WorkKind",
     "Workpool",
     "World",
+    "debug",
 ]

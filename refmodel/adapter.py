@@ -150,7 +150,8 @@ class ModelAdapter:
         self._reported = 0
         self._invocations = {}
         world = World(seed=int(loaded.get("seed", 0)), profile=str(loaded.get("profile", "seed")),
-                      trace=self._events.append)
+                      trace=True)
+        self._events = world.trace  # The world's own in-memory trace, so world.trace works.
         for name, options in loaded["pools"].items():
             world.pool(name, **pool_options_from_json(options))
         for name, spec in loaded["functions"].items():
@@ -205,6 +206,16 @@ class ModelAdapter:
                 return spec.get("returns")
 
             world.registry.register(_kind("query"), query, name, 0)
+
+    @property
+    def world(self) -> World:
+        """The world of the last :meth:`reset`, for reading and stepping it (a debugger plays
+        a scenario through :meth:`call` and steps the world between calls).
+
+        Raises:
+            ScenarioError: no reset yet.
+        """
+        return self._require()
 
     def _require(self) -> World:
         if self._world is None:

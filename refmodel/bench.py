@@ -76,7 +76,11 @@ def run_bench(jobs: int, parallelism: int, *, trace: str = "off") -> BenchResult
     enqueue = pool.enqueue_action
     for i in range(jobs):
         enqueue(client, job, {"i": i})
-    world.run_until_idle()
+    from refmodel.progress import progress  # A bar on a terminal's stderr only.
+
+    with progress(f"bench {jobs} jobs", jobs) as bar:
+        bar.follow(world, pool, every_ms=max(1, jobs * 5 // parallelism))
+        world.run_until_idle()
     makespan = world.now
     world.run()  # The evictions, a ttl after each completion.
     wall = time.perf_counter() - started  # wall-clock ok

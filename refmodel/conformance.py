@@ -1565,11 +1565,13 @@ def explore(
     out: Path | None = None,
     command: str = "model",
     seed: int = 0,
+    on_example: Callable[[], None] | None = None,
 ) -> Divergent | None:
     """Generate small scenarios, play each on the model and on ``adapter``, compare.
 
     Scenarios use only the features the adapter declares; those whose expectations depend on
-    the model's jitter draw are discarded. On a divergence Hypothesis shrinks the scenario
+    the model's jitter draw are discarded (``on_example``, if given, is called as each
+    scenario is tried: a progress bar). On a divergence Hypothesis shrinks the scenario
     (fewer steps, smaller times); the minimal one is written to ``out`` as a fixture and as a
     pytest file that replays it with ``command``.
 
@@ -1610,6 +1612,8 @@ def explore(
     )
     @given(strategy)
     def probe(scenario: dict[str, Any]) -> None:
+        if on_example is not None:
+            on_example()  # Progress, on a terminal.
         if broken:
             return
         fixture = _explore_fixture(scenario)
@@ -1765,7 +1769,11 @@ def conformance_command(
             print(report.text(), end="")
             status = 0 if report.ok else 1
         if examples is not None:
-            found = explore(adapter, examples, out=Path(out), command=adapter_command, seed=seed)
+            from refmodel.progress import progress
+
+            with progress(f"explore {examples} scenarios", examples) as bar:
+                found = explore(adapter, examples, out=Path(out), command=adapter_command,
+                                seed=seed, on_example=bar.advance)
             if found is None:
                 print(f"explore: no divergence in {examples} scenarios")
             else:

@@ -1,7 +1,8 @@
 """Comparing the semantics profiles: where do ``seed`` and ``current`` disagree? (rule PRF-1)
 
 :func:`first_divergence` plays one scenario (a function that sets up and drives a world) under
-both profiles and returns the first point at which their *observations* differ: the work
+both profiles and returns the first point at which their *observations* differ (any two runs
+can be compared the same way with :func:`compare`, as the debugger's ``fork`` does): the work
 lifecycle events (enqueued, started, succeeded, failed, retrying, canceled, cancel_requested,
 timed_out, evicted, on_complete) with their times and outcomes. Events that differ by
 construction (the world's profile, pool options, warnings, RNG draws, function calls) are left
@@ -55,22 +56,35 @@ def observations(events: Sequence[TraceEvent]) -> list[Observation]:
 
 @attrs.frozen(kw_only=True)
 class Divergence:
-    """The first point where two profiles' observations differ.
+    """The first point where two runs' observations differ.
 
     Attributes:
         index: the position in both observation lists.
-        seed: the seed profile's observation there (``None`` if its list ended).
-        current: the current profile's observation there (``None`` if its list ended).
-        traces: each profile's whole observation list.
+        left: the first run's observation there (``None`` if its list ended).
+        right: the second run's observation there (``None`` if its list ended).
+        traces: each run's whole observation list, by label.
+        labels: the two runs' labels, first and second (the profiles' names when profiles are
+            compared; ``("original", "fork")`` for a debugger's fork).
     """
 
     index: int
-    seed: Observation | None
-    current: Observation | None
+    left: Observation | None
+    right: Observation | None
     traces: dict[str, list[Observation]]
+    labels: tuple[str, str] = ("seed", "current")
+
+    @property
+    def seed(self) -> Observation | None:
+        """The seed profile's observation, when profiles are compared (the first run's)."""
+        return self.left
+
+    @property
+    def current(self) -> Observation | None:
+        """The current profile's observation, when profiles are compared (the second run's)."""
+        return self.right
 
     def describe(self) -> str:
-        """A few lines saying where and how the profiles part."""
+        """A few lines saying where and how the runs part."""
 
         def show(item: Observation | None) -> str:
             if item is None:
@@ -78,11 +92,38 @@ class Divergence:
             time, kind, work_id, details = item
             return f"at {time} ms {kind} {work_id or ''} {details}".rstrip()
 
-        same = self.traces["seed"][: self.index]
-        lines = [f"the profiles agree on {len(same)} observation(s), then:"]
-        lines.append(f"  seed:    {show(self.seed)}")
-        lines.append(f"  current: {show(self.current)}")
+        first, second = self.labels
+        noun = "profiles" if self.labels == ("seed", "current") else "runs"
+        width = max(len(first), len(second)) + 1
+        lines = [f"the {noun} agree on {self.index} observation(s), then:"]
+        lines.append(f"  {first + ':':<{width}} {show(self.left)}")
+        lines.append(f"  {second + ':':<{width}} {show(self.right)}")
         return "\n".join(lines)
+
+
+def compare(
+    first: Sequence[Observation],
+    second: Sequence[Observation],
+    labels: tuple[str, str] = ("seed", "current"),
+) -> Divergence | None:
+    """Where two runs' observation lists first differ, or ``None`` if they are equal.
+
+    Args:
+        first, second: the runs' observations (:func:`observations` of their traces).
+        labels: what to call the two runs in the answer.
+    """
+    for index in range(max(len(first), len(second))):
+        left = first[index] if index < len(first) else None
+        right = second[index] if index < len(second) else None
+        if left != right:
+            return Divergence(
+                index=index,
+                left=left,
+                right=right,
+                traces={labels[0]: list(first), labels[1]: list(second)},
+                labels=labels,
+            )
+    return None
 
 
 def first_divergence(
@@ -105,13 +146,7 @@ def first_divergence(
         scenario(world)
         world.run_until_idle(max_steps=max_steps)
         traces[profile] = observations(world.trace)
-    seed_obs, current_obs = traces["seed"], traces["current"]
-    for index in range(max(len(seed_obs), len(current_obs))):
-        left = seed_obs[index] if index < len(seed_obs) else None
-        right = current_obs[index] if index < len(current_obs) else None
-        if left != right:
-            return Divergence(index=index, seed=left, current=right, traces=traces)
-    return None
+    return compare(traces["seed"], traces["current"])
 
 
 # The search for the shortest scenario -----------------------------------------------------

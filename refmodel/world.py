@@ -152,6 +152,7 @@ class World:
             )
         self.clock = Clock(epoch)
         self._rng = random.Random(seed)
+        self._next_draw: float | None = None
         self.registry = Registry()
         self.store = Store()
         self._busy = 0
@@ -427,9 +428,41 @@ class World:
         if self._collect is not None:
             self._collect.append(event)
 
+    def explain(self, work_id: str) -> str:
+        """Why the work item ``work_id`` is where it is, in one line, from the model's state
+        and the trace: e.g. ``"pending: pool `scrapes` is full (5/5 running: ...), 3rd in
+        line"`` (see :func:`refmodel.debugger.explain.explain`; a debugging session adds
+        when it is expected to start, by replaying its inputs).
+
+        Raises:
+            UnknownWorkId: no pool of this world issued ``work_id``; nothing changed.
+        """
+        from refmodel.debugger.explain import explain
+
+        return explain(self, work_id)
+
+    def set_next_draw(self, value: float) -> None:
+        """Make the next :meth:`draw` return ``value`` instead of the RNG's draw.
+
+        This forks a run at a draw (DET-2): the RNG still advances by one draw then, so every
+        later draw is the one the unforked run makes, and the ``rng`` trace event records
+        ``value``. A second call before that draw replaces the first.
+
+        Raises:
+            InvalidType: ``value`` is not an int or float.
+            InvalidArgument: ``value`` is not in [0, 1); nothing changed.
+        """
+        if type(value) not in (int, float):
+            raise InvalidType(f"a draw must be a number in [0, 1), got {value!r}")
+        if not 0 <= value < 1:
+            raise InvalidArgument(f"a draw must be in [0, 1), got {value!r}")
+        self._next_draw = float(value)
+
     def draw(self, purpose: str) -> float:
         """A uniform draw in [0, 1) from the world's RNG, recorded in the trace (DET-2)."""
         value = self._rng.random()
+        if self._next_draw is not None:  # Set by set_next_draw: a fork at this draw.
+            value, self._next_draw = self._next_draw, None
         if self._tracing:
             self._emit("rng", None, None, {"purpose": purpose, "value": value})
         return value

@@ -10,6 +10,10 @@ import os
 
 from hypothesis import HealthCheck, settings
 
+# refmodel's pytest plugin (the world fixture), loaded here once coverage runs; pyproject's
+# addopts keep its entry point from loading it earlier.
+pytest_plugins = ["refmodel.pytest_plugin"]
+
 settings.register_profile(
     "ci",
     max_examples=60,

@@ -22,6 +22,7 @@ from refmodel import (
 from refmodel.divergence import (
     OBSERVED,
     CancelDisagreement,
+    compare,
     first_divergence,
     observations,
     play,
@@ -239,3 +240,23 @@ def test_the_shortest_cancel_disagreement_describes_itself(
 
     assert text == "\n".join(["scenario:", *steps, shortest.divergence.describe()])
     assert "cancel_requested" in text
+
+
+@checks("PRF-1")
+def test_compare_names_any_two_runs_and_where_they_part() -> None:
+    original = [(0, "enqueued", "p/1", ""), (10, "succeeded", "p/1", "attempt=1")]
+    fork = [(0, "enqueued", "p/1", ""), (5, "canceled", "p/1", "attempt=0")]
+
+    divergence = compare(original, fork, ("original", "fork"))
+
+    assert divergence is not None
+    assert (divergence.index, divergence.left, divergence.right) == (1, original[1], fork[1])
+    assert divergence.describe() == (
+        "the runs agree on 1 observation(s), then:\n"
+        "  original: at 10 ms succeeded p/1 attempt=1\n"
+        "  fork:     at 5 ms canceled p/1 attempt=0"
+    )
+    assert compare(original, original) is None
+    shorter = compare(original, original[:1], ("a", "b"))
+    assert shorter is not None and shorter.right is None
+    assert shorter.describe().endswith("  b: (nothing more)")

@@ -60,6 +60,7 @@ PUBLIC_API = [
     "WorkKind",
     "Workpool",
     "World",
+    "debug",
 ]
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from refmodel.timeline import render
+from refmodel.timeline import legend, render
 from refmodel.trace import TraceEvent
 from tests.spec import checks
 
@@ -59,6 +59,7 @@ def test_render_draws_waiting_running_and_end_marks_per_item() -> None:
         "p/3 f         | ..C   |\n"
         "p/5 f         |   .###|\n"
         "p/4 g         |    ...|\n"
+        "legend: . waiting  # running  ✓ succeeded  ✗ failed  C canceled\n"
     )
 
 
@@ -80,6 +81,7 @@ def test_render_marks_timeouts_and_scheduler_failures_and_cancels() -> None:
         "q/1 slow      |##T |\n"
         "scheduled/1 a | ##✗|\n"
         "scheduled/2 b | C  |\n"
+        "legend: # running  ✗ failed  C canceled  T timed out\n"
     )
 
 
@@ -96,6 +98,7 @@ def test_render_marks_the_backoff_between_attempts() -> None:
         "         |0 ms    | 80 ms\n"
         "         |--------| 10 ms per column\n"
         "r/1 send |##rrr##✓|\n"
+        "legend: # running  r backing off before a retry  ✓ succeeded\n"
     )
 
 
@@ -118,3 +121,10 @@ def test_render_chooses_a_scale_that_fits_the_width() -> None:
     picture = render(events, width=10)
     assert picture.splitlines()[1] == "      |----------| 10 ms per column"
     assert picture.splitlines()[2] == "p/1 f |#########✓|"
+
+
+@checks()
+def test_legend_names_only_the_marks_used_and_can_be_left_out() -> None:
+    assert legend("#.✗") == "legend: . waiting  # running  ✗ failed"
+    assert legend("") == "legend: "
+    assert render(small_trace(), scale=10, with_legend=False).count("legend") == 0

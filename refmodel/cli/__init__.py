@@ -9,6 +9,8 @@ Commands:
 - ``bench``: :mod:`refmodel.cli.bench`.
 - ``check TRACE.jsonl``: :mod:`refmodel.cli.check`.
 - ``fill``, ``conformance``: :mod:`refmodel.cli.conformance`.
+- ``run SCENARIO.json``: :mod:`refmodel.cli.run`; ``debug SCENARIO.json``:
+  :mod:`refmodel.cli.debug`; ``timeline TRACE.jsonl``: :mod:`refmodel.cli.timeline`.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from refmodel.cli import bench, check, conformance, explain
+from refmodel.cli import bench, check, conformance, debug, explain, run, timeline
 from refmodel.cli.args import Parser
 from refmodel.errors import RefmodelError
 
-_COMMANDS = (explain, bench, check, conformance)
+_COMMANDS = (explain, bench, check, conformance, run, debug, timeline)
 """The command modules, in the order ``--help`` lists their commands."""
 
 

@@ -1,10 +1,10 @@
-"""Timelines: a text picture of a trace, one row per work item or scheduled function.
+"""The text timeline: one row per work item or scheduled function, for a terminal.
 
 Each row shows, per column of ``scale`` ms, what the item was doing: ``.`` waiting (pending),
 ``#`` running, ``r`` backing off before a retry, then one mark where it ended: ``✓``
-succeeded, ``✗`` failed, ``C`` canceled, ``T`` timed out. The picture is built from trace
-events alone, so it works the same for the model's traces and for traces that other
-implementations recorded.
+succeeded, ``✗`` failed, ``C`` canceled, ``T`` timed out. A legend line under the picture
+names the marks it uses. The picture is built from trace events alone, so it works the same
+for the model's traces and for traces that other implementations recorded.
 """
 
 from __future__ import annotations
@@ -46,16 +46,45 @@ class _Row:
             self.spans[-1] = (begin, time, mark)
 
 
-def render(events: Iterable[TraceEvent], *, scale: int | None = None, width: int = 60) -> str:
+MEANINGS = {
+    ".": "waiting",
+    "#": "running",
+    "r": "backing off before a retry",
+    "✓": "succeeded",
+    "✗": "failed",
+    "C": "canceled",
+    "T": "timed out",
+}
+"""Every mark of the picture and what it means, in legend order."""
+
+
+def legend(marks: Iterable[str]) -> str:
+    """The legend line for the ``marks`` a picture uses (in :data:`MEANINGS` order)."""
+    used = set(marks)
+    return "legend: " + "  ".join(
+        f"{mark} {meaning}" for mark, meaning in MEANINGS.items() if mark in used
+    )
+
+
+def render(
+    events: Iterable[TraceEvent],
+    *,
+    scale: int | None = None,
+    width: int = 60,
+    with_legend: bool = True,
+    end: int | None = None,
+) -> str:
     """Draw a timeline of the work items in ``events``.
 
     Args:
         events: trace events, in trace order.
         scale: ms per column; by default the span divided by ``width``, at least 1.
         width: the number of columns when ``scale`` is not given.
+        with_legend: end with a line naming the marks used.
+        end: draw up to this time (e.g. the world's clock); default the last event's.
 
     Returns:
-        The picture, one line per item plus a header, ending in a newline.
+        The picture, one line per item plus a header (and the legend), ending in a newline.
     """
     rows: dict[str, _Row] = {}
     last = 0
@@ -79,11 +108,14 @@ def render(events: Iterable[TraceEvent], *, scale: int | None = None, width: int
                 row.end = (event.time, _ENDS[event.kind])
     if not rows:
         return "(no work in this trace)\n"
+    if end is not None:
+        last = max(last, end)
     step = scale if scale is not None else max(1, math.ceil((last + 1) / width))
     columns = last // step + 1
     label_width = max(len(row.label) for row in rows.values())
     header = f"{'':<{label_width}} |0 ms{'':<{max(0, columns - 4)}}| {columns * step} ms"
     lines = [header, f"{'':<{label_width}} |{'-' * columns}| {step} ms per column"]
+    used: set[str] = set()
     for row in rows.values():
         cells = [" "] * columns
         for begin, finish, mark in row.spans:
@@ -93,4 +125,7 @@ def render(events: Iterable[TraceEvent], *, scale: int | None = None, width: int
         if row.end is not None and row.end[0] // step < columns:
             cells[row.end[0] // step] = row.end[1]
         lines.append(f"{row.label:<{label_width}} |{''.join(cells)}|")
+        used.update(cells)
+    if with_legend:
+        lines.append(legend(used))
     return "\n".join(lines) + "\n"
