@@ -10,7 +10,8 @@ The two profiles disagree on a pool's options, so the options are made by
   WARN < ERROR, default REPORT.
 
 Both take ``retry_actions_by_default`` and ``default_retry_behavior`` (5 attempts, 250 ms, base
-2), which the seed component did not have and the model offers in both profiles.
+2; the numbers are in :mod:`refmodel.constants`), which the seed component did not have and
+the model offers in both profiles.
 """
 
 from __future__ import annotations
@@ -21,28 +22,36 @@ from typing import Any
 
 import attrs
 
+from refmodel.constants import (
+    CURRENT_DEFAULT_LOG_LEVEL,
+    CURRENT_DEFAULT_PARALLELISM,
+    CURRENT_LOG_LEVELS,
+    CURRENT_MAX_PARALLELISM,
+    CURRENT_WARN_PARALLELISM,
+    DEFAULT_ACTION_TIMEOUT_MS,
+    DEFAULT_BASE,
+    DEFAULT_INITIAL_BACKOFF_MS,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MUTATION_TIMEOUT_MS,
+    DEFAULT_TTL_MS,
+    DEFAULT_UNKNOWN_TIMEOUT_MS,
+    SEED_DEFAULT_LOG_LEVEL,
+    SEED_LOG_LEVELS,
+    SEED_MAX_PARALLELISM,
+    nominal_backoff_ms,
+    retry_delay_ms,
+)
 from refmodel.errors import InvalidArgument, InvalidType
 from refmodel.values import check_int, check_positive_ms
 
 PROFILES = ("seed", "current")
 """The semantics profiles; ``seed`` is the default."""
 
-SEED_MAX_PARALLELISM = 300
-CURRENT_MAX_PARALLELISM = 200
-CURRENT_WARN_PARALLELISM = 100
-CURRENT_DEFAULT_PARALLELISM = 10
-DEFAULT_ACTION_TIMEOUT_MS = 15 * 60 * 1000
-DEFAULT_MUTATION_TIMEOUT_MS = 30 * 1000
-DEFAULT_UNKNOWN_TIMEOUT_MS = 15 * 60 * 1000
-DEFAULT_TTL_MS = 24 * 60 * 60 * 1000
-MAX_RETRY_DELAY_MS = 365 * 24 * 60 * 60 * 1000
-"""The longest wait before a retry: one year (a larger backoff is clamped; rule RTY-2)."""
-
 LOG_LEVELS: dict[str, tuple[str, ...]] = {
-    "seed": ("DEBUG", "INFO", "WARN", "ERROR"),
-    "current": ("DEBUG", "TRACE", "INFO", "REPORT", "WARN", "ERROR"),
+    "seed": SEED_LOG_LEVELS,
+    "current": CURRENT_LOG_LEVELS,
 }
-DEFAULT_LOG_LEVEL = {"seed": "WARN", "current": "REPORT"}
+DEFAULT_LOG_LEVEL = {"seed": SEED_DEFAULT_LOG_LEVEL, "current": CURRENT_DEFAULT_LOG_LEVEL}
 
 _SEED_ONLY = ("action_timeout_ms", "mutation_timeout_ms", "unknown_timeout_ms", "ttl_ms")
 _COMMON = ("max_parallelism", "log_level", "retry_actions_by_default", "default_retry_behavior")
@@ -58,9 +67,9 @@ class RetryBehavior:
         InvalidType, InvalidArgument: naming the field, the value and what is allowed.
     """
 
-    max_attempts: int = attrs.field(default=5)
-    initial_backoff_ms: int = attrs.field(default=250)
-    base: float = attrs.field(default=2)
+    max_attempts: int = attrs.field(default=DEFAULT_MAX_ATTEMPTS)
+    initial_backoff_ms: int = attrs.field(default=DEFAULT_INITIAL_BACKOFF_MS)
+    base: float = attrs.field(default=DEFAULT_BASE)
 
     @max_attempts.validator
     def _check_attempts(self, _: Any, value: Any) -> None:
@@ -87,18 +96,14 @@ class RetryBehavior:
 
     def backoff_ms(self, retry: int) -> float:
         """The nominal wait before retry number ``retry`` (1 for the first retry); ``inf``
-        where the power overflows a float."""
-        try:
-            return self.initial_backoff_ms * self.base ** (retry - 1)
-        except OverflowError:
-            return math.inf
+        where it is beyond a float."""
+        return nominal_backoff_ms(self.initial_backoff_ms, self.base, retry)
 
     def delay_ms(self, retry: int, jitter: float) -> int:
         """The wait before retry ``retry`` for a jitter factor in [0.5, 1.5): the nominal
-        backoff times the factor, rounded down, and at most :data:`MAX_RETRY_DELAY_MS`
-        (rule RTY-2)."""
-        delay = self.backoff_ms(retry) * jitter
-        return MAX_RETRY_DELAY_MS if delay >= MAX_RETRY_DELAY_MS else int(delay)
+        backoff times the factor, rounded down, and at most
+        :data:`~refmodel.constants.MAX_RETRY_DELAY_MS`, one year (rule RTY-2)."""
+        return retry_delay_ms(self.initial_backoff_ms, self.base, retry, jitter)
 
     def to_json(self) -> dict[str, Any]:
         """The behaviour in its Convex spelling."""

@@ -26,6 +26,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from refmodel.constants import RUN_AT_FALLBACK_MS, RUN_AT_TOO_FAR_MS, RUN_AT_TOO_OLD_MS
 from refmodel.engine.clock import Phase, TimerQueue
 from refmodel.engine.functions import FunctionDef, FunctionKind, FunctionRef
 from refmodel.engine.runtime import PENDING as REQUEST_PENDING
@@ -88,9 +89,6 @@ if TYPE_CHECKING:
 WorkId: TypeAlias = str
 """A work id, ``"<pool>/<n>"``."""
 
-YEAR_MS = 365 * 24 * 60 * 60 * 1000
-CTX_POLL_TIMEOUT_MS = 30 * 1000
-CANCEL_PAGE_SIZE = 64
 
 
 class WorkKind(enum.Enum):
@@ -472,12 +470,13 @@ class Workpool:
     def _eligibility(self, requested: int | None, now: int) -> int:
         """When work asked to run at ``requested`` becomes eligible (rules ENQ-4, ENQ-6)."""
         if requested is None or requested <= now:
-            if requested is not None and self.profile == "current" and requested < now - YEAR_MS:
+            too_old = requested is not None and requested < now - RUN_AT_TOO_OLD_MS
+            if too_old and self.profile == "current":
                 self._warn("scheduled time is too old, defaulting to now")
             return now
-        if self.profile == "current" and requested > now + 4 * YEAR_MS:
+        if self.profile == "current" and requested > now + RUN_AT_TOO_FAR_MS:
             self._warn("scheduled time is too far in the future, defaulting to 1 year from now")
-            return now + YEAR_MS
+            return now + RUN_AT_FALLBACK_MS
         return requested
 
     def _abort(self, n: int) -> None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from refmodel.constants import CTX_POLL_TIMEOUT_MS
 from refmodel.engine.functions import FunctionRef
 from refmodel.engine.runtime import ActionCtx, Request
 from refmodel.errors import ForeignWorkId, UnknownWorkId
 from refmodel.values import check_time
-from refmodel.workpool.pool import CTX_POLL_TIMEOUT_MS, WorkId, WorkKind, Workpool
+from refmodel.workpool.pool import WorkId, WorkKind, Workpool
 
 
 class PoolCtx:
