@@ -50,6 +50,7 @@ from typing import Any, NoReturn
 
 import attrs
 
+from refmodel.constants import retry_delay_bounds
 from refmodel.errors import InvalidArgument
 from refmodel.trace import KINDS, TRACE_VERSION
 from refmodel.workpool.lifecycle import ACTIVE, TERMINAL, TRANSITIONS, State
@@ -1459,11 +1460,11 @@ def _declared_retry(value: Any, pool: _Pool) -> _Retry | None:
 
 
 def _jitter_bounds(retry: _Retry, attempt: int) -> tuple[int, int] | None:
-    """``[floor(0.5*b), floor(1.5*b)]`` for retry number ``attempt``, ``b`` computed as the
-    model computes it; ``None`` if it overflows."""
+    """The delays RTY-2 allows before retry number ``attempt``: ``[floor(0.5*b),
+    floor(1.5*b)]``, each at most the one-year clamp (``refmodel.constants``); ``None`` if the
+    behaviour cannot be computed with."""
     try:
-        nominal = retry.initial_ms * retry.base ** (attempt - 1)
-        return math.floor(nominal * 0.5), math.floor(nominal * 1.5)
+        return retry_delay_bounds(retry.initial_ms, retry.base, attempt)
     except (OverflowError, ValueError):
         return None
 
