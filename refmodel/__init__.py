@@ -18,7 +18,7 @@ Workpool's API works completely, checked against a numbered spec (``specs/``). S
 """
 
 from refmodel.engine.clock import Phase
-from refmodel.engine.functions import FunctionKind, FunctionRef
+from refmodel.engine.functions import Ending, FunctionKind, FunctionRef
 from refmodel.engine.runtime import ActionCtx, CallFailed, ClientCtx, MutationCtx, QueryCtx
 from refmodel.engine.scheduler import SchedState, ScheduledFunction
 from refmodel.errors import (
@@ -39,15 +39,21 @@ from refmodel.errors import (
     WorkFailed,
 )
 from refmodel.trace import JsonlWriter, MemoryTrace, TraceEvent
+from refmodel.workpool.items import WorkId, WorkKind
 from refmodel.workpool.lifecycle import State
 from refmodel.workpool.options import PROFILES, PoolOptions, RetryBehavior
-from refmodel.workpool.pool import WorkId, WorkKind, Workpool
+from refmodel.workpool.pool import Workpool
 from refmodel.workpool.poolctx import PoolCtx, PoolScheduler
+from refmodel.workpool.profiles import CURRENT as CURRENT_PROFILE
+from refmodel.workpool.profiles import SEED as SEED_PROFILE
+from refmodel.workpool.profiles import Profile
 from refmodel.workpool.status import CurrentStatus, PoolStatistics, SeedStatus, WorkInfo
 from refmodel.world import CallHandle, Step, World
 
 __all__ = [
+    "CURRENT_PROFILE",
     "PROFILES",
+    "SEED_PROFILE",
     "ActionCtx",
     "CallFailed",
     "CallHandle",
@@ -55,6 +61,7 @@ __all__ = [
     "ConflictError",
     "CurrentStatus",
     "EmptySchedule",
+    "Ending",
     "ForeignWorkId",
     "FunctionKind",
     "FunctionRef",
@@ -71,6 +78,7 @@ __all__ = [
     "PoolOptions",
     "PoolScheduler",
     "PoolStatistics",
+    "Profile",
     "QueryCtx",
     "RefmodelError",
     "RetryBehavior",
