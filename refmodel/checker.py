@@ -1,4 +1,5 @@
-"""The trace checker: validate a trace that an implementation recorded on its own (DESIGN §7).
+"""The trace checker: validate a trace that an implementation recorded on its own (DESIGN §7;
+rule CHK-1).
 
 Theory of operation. A trace is JSON Lines in the format of ``specs/trace.schema.json``. The
 checker reads it once and keeps only what the rules need: per pool its options, its running

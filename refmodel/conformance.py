@@ -1,4 +1,5 @@
-"""Conformance: fill fixtures from the model, consume them against any implementation (DESIGN §7).
+"""Conformance: fill fixtures from the model, consume them against any implementation (DESIGN §7;
+rules CNF-1 to CNF-3: CNF-1 fill, CNF-2 features, CNF-3 clear errors).
 
 Theory of operation. A *fixture* is a scenario (``refmodel.scenario``) plus the observations
 an implementation must make when it plays it, computed by the model. Four steps:
