@@ -77,7 +77,7 @@ class World(Deployment):
         """Create a pool (rules CFG-1 to CFG-4).
 
         Args:
-            name: unique in this world, ``[A-Za-z][A-Za-z0-9_]*``.
+            name: unique in this world, ``[A-Za-z][A-Za-z0-9_]*`` (rule CFG-3).
             **options: ``max_parallelism`` (seed: required, 1..300; current: default 10,
                 0..200), ``log_level``, ``retry_actions_by_default``,
                 ``default_retry_behavior``, and in the seed profile ``action_timeout_ms``,

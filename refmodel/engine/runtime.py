@@ -1,14 +1,16 @@
 """The runtime: how the world runs actions, mutations and queries on the virtual clock.
 
 Theory of operation. Running a function is a :class:`Run`. An action's handler is an
-``async def`` coroutine that the runtime drives itself, without asyncio: it calls
+``async def`` coroutine that the runtime drives itself, without asyncio (rule EXE-1: what it
+returns is its result, what it raises its error): it calls
 ``coroutine.send`` and gets back the *request* the action awaited (:class:`Sleep`,
 :class:`Call`, or a pool's wait for a result). A request either answers at once, and the
 runtime sends the answer straight back in, or it leaves the run suspended until a clock event
 or another run's completion resumes it. A mutation's handler runs at its start against a
 :class:`~refmodel.engine.store.Transaction`; its writes and its other effects (enqueues, scheduled
 functions) are buffered and applied when it commits ``duration_ms`` later, unless it conflicts
-(rule OCC-2). A query runs at once on a read-only transaction.
+(rule OCC-2). A query runs at once on a read-only transaction. A mutation is a transaction:
+all of its writes and effects apply at its commit, or none do (rule EXE-2).
 
 When a run ends, its owner's ``on_done(run)`` is called with the outcome stored on the run. A
 run can be *abandoned* (timeouts and seed-profile cancels, rules TMO-2 and CAN-2): its

@@ -7,6 +7,9 @@ event's data costs time, so callers build it only when :attr:`Tracer.tracing` is
 tracer switches it on while someone listens: a sink (memory, a callable, a text stream), or a
 :meth:`~refmodel.engine.deployment.Deployment.step` that collects its events.
 
+Same seed, same inputs, same events: nothing here depends on the wall clock, ``id()``, hashing
+or set order, so two runs give byte-identical traces (rule DET-1).
+
 A text stream gets JSON Lines written directly, one line an event, byte for byte what
 :meth:`refmodel.trace.TraceEvent.to_line` gives, without building a :class:`TraceEvent` per
 event: that is what keeps a streamed trace cheap on long runs.

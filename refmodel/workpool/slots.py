@@ -1,10 +1,11 @@
 """Slots: when a pool may start another attempt (rules PAR-1, PAR-2).
 
 Theory of operation. A pool runs at most ``max_parallelism`` attempts at once (rule PAR-1); in
-the current profile ``max_parallelism`` 0 pauses it (rule PAR-2). A running attempt holds its
-slot until it ends, and work waiting to retry holds none (rule RTY-3). Which waiting item takes
-a free slot, and when, is the start queue's (:mod:`refmodel.engine.startqueue`: rules ORD-1,
-ORD-2, WC-1).
+the current profile ``max_parallelism`` 0 pauses it (rule PAR-2). So a pool of one runs its
+mutations one after the other, and they never conflict with each other (rule EXE-3). A running
+attempt holds its slot until it ends, and work waiting to retry holds none (rule RTY-3). Which
+waiting item takes a free slot, and when, is the start queue's
+(:mod:`refmodel.engine.startqueue`: rules ORD-1, ORD-2, WC-1).
 
 That is the built-in :class:`SlotPolicy`, :data:`OWN_SLOTS`, and the pool counts its own slots
 itself. A profile can bring another policy: its :meth:`SlotPolicy.gate` gives each pool a

@@ -6,7 +6,8 @@
   ``previous_attempts``, or ``finished`` (rule STS-5).
 - :class:`WorkInfo` and :class:`PoolStatistics`: frozen snapshots for debugging.
 
-Each is computed from a work item's state on demand; none is stored. Which view
+Each is computed from a work item's state on demand; none is stored. The lifecycle only moves
+forward, so a status only moves forward too (rule STS-2). Which view
 ``pool.status(id)`` gives is the profile's :class:`StatusView` (:data:`SEED_VIEW` or
 :data:`CURRENT_VIEW`); both views are always available as ``pool.seed_status(id)`` and
 ``pool.current_status(id)``.
