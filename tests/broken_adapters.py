@@ -64,7 +64,7 @@ class BrokenAdapter(ModelAdapter):
 
 def refold(pool: Workpool) -> None:
     """Bind the pool's effects again, after an effect method was replaced on the instance."""
-    pool._steps = pool._fold(pool.profile)
+    pool._effects = pool._bind_effects()
 
 
 class BrokenProfile(ModelAdapter):

@@ -111,23 +111,18 @@ class Run:
         token: whatever the owner attached (a pool's work record, a parent run, ...).
     """
 
-    __slots__ = (
-        "args",
-        "attempt",
-        "coro",
-        "effects",
-        "ending",
-        "error",
-        "fdef",
-        "non_retryable",
-        "ok",
-        "on_done",
-        "state",
-        "token",
-        "txn",
-        "value",
-        "waiting_on",
-    )
+    # The fields a run starts with are its class's (a run sets only what it changes: a run is
+    # made per attempt, and most never use most of these).
+    state: RunState = RunState.ACTIVE
+    ok: bool = False
+    value: Any = None
+    error: str | None = None
+    non_retryable: bool = False
+    coro: Any = None
+    ending: Ending | None = None
+    txn: Transaction | None = None
+    effects: list[tuple[Callable[[], None], Callable[[], None]]] | None = None
+    waiting_on: Any = None
 
     def __init__(
         self,
@@ -142,16 +137,6 @@ class Run:
         self.on_done = on_done
         self.token = token
         self.attempt = attempt
-        self.state = RunState.ACTIVE
-        self.ok = False
-        self.value: Any = None
-        self.error: str | None = None
-        self.non_retryable = False
-        self.coro: Any = None
-        self.ending: Ending | None = None
-        self.txn: Transaction | None = None
-        self.effects: list[tuple[Callable[[], None], Callable[[], None]]] | None = None
-        self.waiting_on: Any = None
 
 
 class _Pending:
@@ -340,11 +325,10 @@ class Runtime:
         duration = declared.duration_ms
         ending = declared.ending
         try:
-            if type(duration) is not int:
-                duration = check_time(
-                    duration(run.args, run.attempt) if callable(duration) else duration,
-                    "duration_ms",
-                )
+            if callable(duration):
+                duration = duration(run.args, run.attempt)
+                if type(duration) is not int or duration < 0:
+                    check_time(duration, "duration_ms")
             if not isinstance(ending, Ending):
                 ending = check_ending(ending(run.args, run.attempt), "ending")
         except Exception as exc:  # Like an action that raises before its first await.
@@ -353,10 +337,10 @@ class Runtime:
             self._fail(run, exc)
             return
         run.ending = ending
+        clock = self.clock
         if duration == 0:
             self._end_declared(run)
         else:
-            clock = self.clock
             clock.schedule(clock.now + duration, _RESUME, self._end_declared, run)
 
     def _end_declared(self, run: Run) -> None:
@@ -366,12 +350,16 @@ class Runtime:
         kind = ending.kind
         if kind == "returns":
             value = ending.value
-            if value is not None:
-                try:
-                    value = copy_json(value, "return value")
-                except InvalidType as bad:
-                    self._finish(run, False, None, error_message(bad))
-                    return
+            if value is None:  # The common end, kept short: _finish, written out.
+                run.state = RunState.DONE
+                run.ok = True
+                run.on_done(run)
+                return
+            try:
+                value = copy_json(value, "return value")
+            except InvalidType as bad:
+                self._finish(run, False, None, error_message(bad))
+                return
             self._finish(run, True, value, None)
         elif kind == "throws":
             run.non_retryable = not ending.retryable

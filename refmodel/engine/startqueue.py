@@ -84,7 +84,9 @@ class StartQueue(Generic[T]):
         else:
             self._added += 1
             heapq.heappush(self._delayed, (eligible_at, self._added, item))
-        self.kick(eligible_at)
+        armed = self._armed
+        if armed is None or eligible_at < armed:
+            self.kick(eligible_at)
 
     def kick(self, time: int) -> None:
         """Make sure a START event runs at ``time`` (a slot freed, or work comes due)."""
@@ -99,12 +101,14 @@ class StartQueue(Generic[T]):
         self._armed = None
         has_room = self._has_room
         start = self._start
-        while has_room():
+        room = has_room()
+        while room:
             item = self._pop()
             if item is None:
                 break
             start(item)
-        if has_room():
+            room = has_room()
+        if room:
             due = self.next_due()
             if due is not None:
                 self.kick(due)

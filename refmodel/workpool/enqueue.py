@@ -23,7 +23,7 @@ import attrs
 from refmodel.constants import RUN_AT_FALLBACK_MS, RUN_AT_TOO_FAR_MS, RUN_AT_TOO_OLD_MS
 from refmodel.engine.clock import Clock
 from refmodel.engine.functions import FunctionDef, FunctionKind, Registry
-from refmodel.engine.runtime import Ctx, check_ctx
+from refmodel.engine.runtime import ClientCtx, Ctx, check_ctx
 from refmodel.errors import InvalidArgument
 from refmodel.values import check_time, copy_json
 from refmodel.workpool.items import FUNCTION_KIND, WorkKind, WorkSpec, pack_args
@@ -97,7 +97,15 @@ class Planner:
             (``retry=True``).
     """
 
-    __slots__ = ("_clock", "_default_retry", "_plain", "_pool_retry", "_registry")
+    __slots__ = (
+        "_clock",
+        "_default_retry",
+        "_last_fdef",
+        "_last_fn",
+        "_plain",
+        "_pool_retry",
+        "_registry",
+    )
 
     def __init__(
         self,
@@ -110,21 +118,34 @@ class Planner:
         self._clock = clock
         self._default_retry = default_retry
         self._pool_retry = pool_retry
-        # Specs of plain action enqueues (no options), by function and args keys: shared.
-        self._plain: dict[tuple[FunctionDef, tuple[str, ...] | None], WorkSpec] = {}
+        # Specs of plain action enqueues (no options), by function, then by args keys: what
+        # every such item of one function and one shape of args shares.
+        self._plain: dict[FunctionDef, dict[tuple[str, ...], WorkSpec]] = {}
+        self._last_fn: Any = None  # The function of the last plain enqueue, and its def.
+        self._last_fdef: FunctionDef | None = None
 
-    def plain_action(self, ctx: Ctx, fn: Any, args: Any) -> Plan:
-        """An action enqueue with no options: the common call, kept short."""
-        check_ctx(ctx, "enqueue")
-        fdef = self._registry.resolve(fn, FunctionKind.ACTION)
+    def plain_action(self, ctx: Ctx, fn: Any, args: Any) -> tuple[WorkSpec, Any]:
+        """An action enqueue with no options, the common call, kept short: its spec and its
+        packed args (rule ENQ-2)."""
+        if type(ctx) is not ClientCtx:
+            check_ctx(ctx, "enqueue")
+        fdef = self._last_fdef
+        if fn is not self._last_fn or fdef is None:
+            fdef = self._registry.resolve(fn, FunctionKind.ACTION)
+            self._last_fn = fn
+            self._last_fdef = fdef
         keys, payload = pack_args({} if args is None else args)
-        cache_key = (fdef, keys)
-        spec = self._plain.get(cache_key)
+        if keys is None:
+            return WorkSpec(fdef, WorkKind.ACTION, self._default_retry, None, None, None), payload
+        shapes = self._plain.get(fdef)
+        if shapes is None:
+            shapes = self._plain[fdef] = {}
+        spec = shapes.get(keys)
         if spec is None:
-            spec = WorkSpec(fdef, WorkKind.ACTION, self._default_retry, None, None, keys)
-            if keys is not None:
-                self._plain[cache_key] = spec
-        return Plan(spec, payload, None)
+            spec = shapes[keys] = WorkSpec(
+                fdef, WorkKind.ACTION, self._default_retry, None, None, keys
+            )
+        return spec, payload
 
     def plan(
         self,

@@ -215,6 +215,16 @@ class WorkItems:
         self._records.append(None)
         return len(self._codes)
 
+    def new(self, spec: WorkSpec, payload: Any, now: int, eligible_at: int) -> WorkRecord:
+        """Issue the next number, for work that is real at once, and hold its record."""
+        codes = self._codes
+        codes.append(_KIND_CODE[spec.kind])
+        n = len(codes)
+        record = WorkRecord(n, spec, payload, now, eligible_at)
+        self._records.append(record)
+        self._held += 1
+        return record
+
     def commit(self, n: int) -> None:
         """The mutation that enqueued ``n`` committed."""
         self._codes[n - 1] &= ~_UNCOMMITTED

@@ -234,6 +234,11 @@ class Lifecycle:
         """The profile's name."""
         return self.name
 
+    @property
+    def table(self) -> dict[State, dict[Trigger, Transition]]:
+        """The rows as ``state -> trigger -> row`` (read it, do not change it)."""
+        return self._next
+
     def row(self, state: State, trigger: Trigger) -> Transition:
         """The row for ``trigger`` in ``state``.
 

@@ -26,7 +26,7 @@ The life of an item, and the module that owns each part:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from refmodel.engine.clock import Clock
@@ -46,12 +46,13 @@ from refmodel.errors import InvalidArgument, WorkEvicted
 from refmodel.values import article, check_int, check_time, fresh
 from refmodel.workpool.cancel import Cancels
 from refmodel.workpool.completion import OnCompleteCalls
-from refmodel.workpool.enqueue import Plan, Planner
+from refmodel.workpool.enqueue import Planner
 from refmodel.workpool.items import (
     WorkId,
     WorkItems,
     WorkKind,
     WorkRecord,
+    WorkSpec,
     unpack_args,
 )
 from refmodel.workpool.lifecycle import (
@@ -95,17 +96,6 @@ _OUTCOME_OF_TARGET = {CANCELED: "Canceled", State.TIMED_OUT: "Timeout"}
 """The stored outcome (the seed status' error) of items that end without a result of theirs."""
 
 
-class _Step:
-    """A row of the profile's table as the pool applies it."""
-
-    __slots__ = ("effect", "event", "target")
-
-    def __init__(self, target: State, event: str, effect: Any) -> None:
-        self.target = target
-        self.event = event
-        self.effect = effect
-
-
 class Workpool:
     """A named pool. Create it with ``world.pool(name, ...)``.
 
@@ -142,7 +132,8 @@ class Workpool:
             world.registry, world.clock, default if options.retry_actions_by_default else None,
             default,
         )
-        self._steps = self._fold(profile)
+        self._table = profile.lifecycle.table
+        self._effects = self._bind_effects()
         self._gate = profile.slots.gate(self, self._wake)
         self._queue: StartQueue[WorkRecord] = StartQueue(
             world.clock, _is_waiting, self._has_room, self._start
@@ -162,9 +153,9 @@ class Workpool:
             f"max_parallelism={self.options.max_parallelism}>"
         )
 
-    def _fold(self, profile: Profile) -> dict[State, dict[Trigger, _Step]]:
-        """The profile's rows, each with the method that carries out its effect."""
-        effects = {
+    def _bind_effects(self) -> dict[Effect, Callable[[WorkRecord, State, str, Any], None]]:
+        """The method that carries out each effect of a row."""
+        return {
             Effect.LAUNCH: self._launch,
             Effect.WAIT: self._wait_to_retry,
             Effect.FINISH: self._finish,
@@ -172,10 +163,6 @@ class Workpool:
             Effect.NOTE: self._note,
             Effect.FORGET: self._evicted,
         }
-        steps: dict[State, dict[Trigger, _Step]] = {state: {} for state in State}
-        for row in profile.lifecycle.rows:
-            steps[row.source][row.trigger] = _Step(row.target, row.event, effects[row.effect])
-        return steps
 
     # Enqueueing ----------------------------------------------------------------------------
 
@@ -220,11 +207,12 @@ class Workpool:
             and run_at is None
             and run_after is None
         ):
-            return self._issue(ctx, self._planner.plain_action(ctx, fn, args))
+            spec, payload = self._planner.plain_action(ctx, fn, args)
+            return self._issue(ctx, spec, payload, None)
         plan = self._planner.plan(
             ctx, fn, args, WorkKind.ACTION, retry, on_complete, context, run_at, run_after
         )
-        return self._issue(ctx, plan)
+        return self._issue(ctx, plan.spec, plan.payload, plan.run_at)
 
     def enqueue_mutation(
         self,
@@ -241,7 +229,7 @@ class Workpool:
         plan = self._planner.plan(
             ctx, fn, args, WorkKind.MUTATION, None, on_complete, context, run_at, run_after
         )
-        return self._issue(ctx, plan)
+        return self._issue(ctx, plan.spec, plan.payload, plan.run_at)
 
     def enqueue_query(
         self,
@@ -258,7 +246,7 @@ class Workpool:
         plan = self._planner.plan(
             ctx, fn, args, WorkKind.QUERY, None, on_complete, context, run_at, run_after
         )
-        return self._issue(ctx, plan)
+        return self._issue(ctx, plan.spec, plan.payload, plan.run_at)
 
     def enqueue_action_batch(
         self, ctx: Ctx, fn: FunctionRef | str, args_list: Sequence[Any], **options: Any
@@ -294,7 +282,7 @@ class Workpool:
                 f"{plan.spec.fdef.ref.name!r} is a query: a scheduler runs actions and "
                 "mutations only"
             )
-        return self._issue(ctx, plan)
+        return self._issue(ctx, plan.spec, plan.payload, plan.run_at)
 
     def _batch(
         self,
@@ -330,34 +318,44 @@ class Workpool:
             )
             for i, args in enumerate(args_list)
         ]
-        return [self._issue(ctx, plan) for plan in plans]
+        return [self._issue(ctx, plan.spec, plan.payload, plan.run_at) for plan in plans]
 
-    def _issue(self, ctx: Ctx, plan: Plan) -> WorkId:
+    def _issue(self, ctx: Ctx, spec: WorkSpec, payload: Any, run_at: int | None) -> WorkId:
         """Issue the id of a validated enqueue and insert it now, or at commit (ENQ-3)."""
         items = self._items
-        if type(ctx) is MutationCtx:
-            n = items.issue(plan.spec.kind, committed=False)
-            ctx.defer(lambda: self._insert(n, plan), lambda: items.abort(n))
-        else:
-            n = items.issue(plan.spec.kind, committed=True)
-            self._insert(n, plan)
+        if type(ctx) is not MutationCtx:
+            now = self._clock.now
+            at = now if run_at is None else self._eligible_at(run_at)
+            record = items.new(spec, payload, now, at)
+            self._insert(record, run_at)
+            return self._prefix + str(record.n)
+        n = items.issue(spec.kind, committed=False)
+
+        def commit() -> None:
+            items.commit(n)
+            record = WorkRecord(n, spec, payload, self._clock.now, self._eligible_at(run_at))
+            items.put(record)
+            self._insert(record, run_at)
+
+        ctx.defer(commit, lambda: items.abort(n))
         return self._prefix + str(n)
 
-    def _insert(self, n: int, plan: Plan) -> None:
-        """The enqueue takes effect: the item is pending (rules ENQ-1, ENQ-4, ENQ-6)."""
-        items = self._items
-        items.commit(n)
+    def _eligible_at(self, requested: int | None) -> int:
+        """When work that asks to start at ``requested`` becomes eligible if it is enqueued now
+        (rules ENQ-4, ENQ-6; the warning, if any, is logged now)."""
         now = self._clock.now
-        requested = plan.run_at
         if requested is None:
-            at = now
-        else:
-            at, warning = self._eligibility.eligible_at(requested, now)
-            if warning is not None:
-                self._warn(warning)
-        spec = plan.spec
-        record = WorkRecord(n, spec, plan.payload, now, at)
-        items.put(record)
+            return now
+        at, warning = self._eligibility.eligible_at(requested, now)
+        if warning is not None:
+            self._warn(warning)
+        return at
+
+    def _insert(self, record: WorkRecord, requested: int | None) -> None:
+        """The enqueue took effect: the item is pending (rule ENQ-1)."""
+        spec = record.spec
+        at = record.eligible_at
+        n = record.n
         self._waiting += 1
         self._clock.busy += 1
         tracer = self._tracer
@@ -388,11 +386,11 @@ class Workpool:
             IllegalTransition: the table has no such row (a bug of the model, EXE-4).
         """
         source = record.state
-        step = self._steps[source].get(trigger)
-        if step is None:
+        row = self._table[source].get(trigger)
+        if row is None:
             raise self._lifecycle.refusal(source, trigger)
-        record.state = step.target
-        step.effect(record, source, step.event, detail)
+        record.state = row.target
+        self._effects[row.effect](record, source, row.event, detail)
 
     # Slots and starting --------------------------------------------------------------------
 
@@ -406,8 +404,16 @@ class Workpool:
         self._queue.kick(self._clock.now)
 
     def _start(self, record: WorkRecord) -> None:
-        """The start queue starts ``record`` into a free slot (rules PAR-1, ORD-1, WC-1)."""
-        self._apply(record, _START)
+        """The start queue starts ``record`` into a free slot (rules PAR-1, ORD-1, WC-1).
+
+        This is :meth:`_apply` with the trigger ``start``, written out: it runs once per
+        attempt."""
+        source = record.state
+        row = self._table[source].get(_START)
+        if row is None:
+            raise self._lifecycle.refusal(source, _START)
+        record.state = row.target
+        self._effects[row.effect](record, source, row.event, None)
 
     def _launch(self, record: WorkRecord, source: State, event: str, detail: Any) -> None:
         """LAUNCH: take a slot and start an attempt."""
@@ -417,8 +423,12 @@ class Workpool:
         self._waiting -= 1
         spec = record.spec
         attempt = record.attempts + 1
-        run = Run(spec.fdef, unpack_args(spec.keys, record.payload), self._on_done, record,
-                  attempt)
+        keys = spec.keys
+        if keys is not None and len(keys) == 1:  # The usual args, unpacked here.
+            args = {keys[0]: record.payload}
+        else:
+            args = unpack_args(keys, record.payload)
+        run = Run(spec.fdef, args, self._on_done, record, attempt)
         record.attempt = run
         gate = self._gate
         if gate is not None:
@@ -427,7 +437,9 @@ class Workpool:
         if tracer.tracing:
             tracer.emit(event, self.name, self._prefix + str(record.n),
                         {"attempt": attempt, "lagMs": now - record.eligible_at})
-        self._timeouts.arm(run, spec.kind)
+        timeouts = self._timeouts
+        if timeouts.enabled:
+            timeouts.arm(run, spec.kind)
         self._runtime.launch(run)
 
     def _end_attempt(self, record: WorkRecord) -> None:
@@ -442,16 +454,26 @@ class Workpool:
         self._queue.kick(self._clock.now)
 
     def _on_done(self, run: Run) -> None:
-        """An attempt ended on its own: free its slot, then succeed, retry or fail."""
+        """An attempt ended on its own: free its slot, then succeed, retry or fail.
+
+        The row is applied as :meth:`_apply` does, written out: this runs once per attempt."""
         record: WorkRecord = run.token
         self._end_attempt(record)
         if run.ok:
-            self._apply(record, _SUCCEED, run)
+            trigger = _SUCCEED
         elif self._retries.will_retry(record.spec.retry, record.attempts, run.non_retryable):
-            self._apply(record, _RETRY, run)
+            trigger = _RETRY
         else:
-            self._apply(record, _FAIL, run)
-        self._timeouts.tidy(self._running)
+            trigger = _FAIL
+        source = record.state
+        row = self._table[source].get(trigger)
+        if row is None:
+            raise self._lifecycle.refusal(source, trigger)
+        record.state = row.target
+        self._effects[row.effect](record, source, row.event, run)
+        timeouts = self._timeouts
+        if timeouts.queued > 2 * self._running + 64:
+            timeouts.tidy()
 
     # Effects -------------------------------------------------------------------------------
 
@@ -516,14 +538,23 @@ class Workpool:
                     on_complete, self._prefix + str(record.n), record.spec.context, result
                 )
         self._retention.keep(record)
-        self._waiters.notify(record)
+        if self._waiters.by_item:
+            self._waiters.notify(record)
 
     def _forget(self, record: WorkRecord) -> None:
         self._items.drop(record)
 
     def _on_evict(self, record: WorkRecord) -> None:
-        if record.state in TERMINAL:
-            self._apply(record, _EVICT)
+        """The ttl of ``record``'s result ran out (rule TTL-1): apply the ``evict`` row, as
+        :meth:`_apply` does, written out: this runs once per finished item."""
+        source = record.state
+        if source not in TERMINAL:
+            return
+        row = self._table[source].get(_EVICT)
+        if row is None:
+            raise self._lifecycle.refusal(source, _EVICT)
+        record.state = row.target
+        self._effects[row.effect](record, source, row.event, None)
 
     def _evicted(self, record: WorkRecord, source: State, event: str, detail: Any) -> None:
         """FORGET: the retained result is dropped (rule TTL-1)."""

@@ -51,23 +51,24 @@ class Waiters:
         id_of: the work id of an item number (for the timeout's message).
     """
 
-    __slots__ = ("_by_item", "_id_of", "_runtime")
+    __slots__ = ("_id_of", "_runtime", "by_item")
 
     def __init__(self, runtime: Runtime, id_of: Callable[[int], str]) -> None:
         self._runtime = runtime
         self._id_of = id_of
-        self._by_item: dict[int, list[_Waiter]] = {}
+        self.by_item: dict[int, list[_Waiter]] = {}
+        """The waiters by item number (read it, do not change it)."""
 
     def wait(self, run: Run, n: int, timeout_ms: int) -> None:
         """Suspend ``run`` until item ``n`` finishes or ``timeout_ms`` pass (RES-2, RES-3)."""
         waiter = _Waiter(run, n)
-        self._by_item.setdefault(n, []).append(waiter)
+        self.by_item.setdefault(n, []).append(waiter)
         clock = self._runtime.clock
         clock.schedule(clock.now + timeout_ms, _TIMER, self._deadline, waiter)
 
     def notify(self, record: WorkRecord) -> None:
         """Item ``record`` just finished: resume whoever waits for it, with its result."""
-        waiters = self._by_item.pop(record.n, None)
+        waiters = self.by_item.pop(record.n, None)
         if not waiters:
             return
         value, exc = result_of(record)
@@ -80,11 +81,11 @@ class Waiters:
         if not waiter.waiting:
             return
         waiter.waiting = False
-        waiters = self._by_item.get(waiter.n)
+        waiters = self.by_item.get(waiter.n)
         if waiters is not None:
             waiters.remove(waiter)
             if not waiters:
-                del self._by_item[waiter.n]
+                del self.by_item[waiter.n]
         message = f"Timeout waiting for result of work {self._id_of(waiter.n)}"
         self._runtime.resume(waiter.run, None, PollTimeout(message))
 

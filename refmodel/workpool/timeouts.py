@@ -32,14 +32,20 @@ class Timeouts:
             item's running attempt still.
     """
 
-    __slots__ = ("_clock", "_ms", "_queue")
+    __slots__ = ("_clock", "_ms", "_on_timeout", "_queue", "enabled", "queued")
 
     def __init__(
         self, clock: Clock, options: PoolOptions, on_timeout: Callable[[Run], None]
     ) -> None:
         self._clock = clock
-        self._queue: TimerQueue[Run] = TimerQueue(clock, Phase.TIMER, on_timeout)
-        self._ms = {kind: options.timeout_for(kind.value) for kind in WorkKind}
+        self._on_timeout = on_timeout
+        self._queue: TimerQueue[Run] = TimerQueue(clock, Phase.TIMER, self._due)
+        self._ms = {kind: options.timeout_for(kind.value) for kind in _KINDS}
+        self.enabled = any(ms is not None for ms in self._ms.values())
+        """Whether any kind of work has a timeout."""
+        self.queued = 0
+        """How many deadlines are queued, stale ones included (the queue's length, kept here
+        so that the pool reads it without a call)."""
 
     def timeout_of(self, kind: WorkKind) -> int | None:
         """The timeout of work of ``kind`` in ms, or ``None``."""
@@ -50,13 +56,22 @@ class Timeouts:
         ms = self._ms[kind]
         if ms is not None:
             self._queue.add(self._clock.now + ms, run)
+            self.queued += 1
 
-    def tidy(self, running: int) -> None:
-        """Drop, in bulk, the deadlines of attempts that already ended (harmless, since the
-        timer checks, but they take memory) once they outnumber the running attempts."""
+    def _due(self, run: Run) -> None:
+        self.queued -= 1
+        self._on_timeout(run)
+
+    def tidy(self) -> None:
+        """Drop, in bulk, the deadlines of attempts that already ended. They are harmless (the
+        timer checks), but they take memory; the pool calls this once :attr:`queued` outgrows
+        its running attempts."""
         queue = self._queue
-        if len(queue) > 2 * running + 64:
-            queue.drop_front_while(_run_over)
+        queue.drop_front_while(_run_over)
+        self.queued = len(queue)
+
+
+_KINDS = tuple(WorkKind)
 
 
 def _run_over(run: Run) -> bool:
