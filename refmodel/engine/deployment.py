@@ -147,7 +147,7 @@ class Deployment:
             )
         self.clock = Clock(epoch)
         self.tracer = Tracer(self.clock, sink, stream)
-        self._rng = random.Random(seed)
+        self._rng: random.Random | None = None  # Seeded at the first draw: most worlds never draw.
         self.registry = Registry()
         self.store = Store()
         self.runtime = Runtime(self.clock, self.tracer, self.store, self.registry)
@@ -384,7 +384,10 @@ class Deployment:
 
     def draw(self, purpose: str) -> float:
         """A uniform draw in [0, 1) from the RNG, recorded in the trace (DET-2)."""
-        value = self._rng.random()
+        rng = self._rng
+        if rng is None:
+            rng = self._rng = random.Random(self.seed)
+        value = rng.random()
         tracer = self.tracer
         if tracer.tracing:
             tracer.emit("rng", None, None, {"purpose": purpose, "value": value})

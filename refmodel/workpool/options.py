@@ -181,6 +181,10 @@ class RetryBehavior:
         }
 
 
+DEFAULT_RETRY_BEHAVIOR = RetryBehavior()
+"""5 attempts, 250 ms, base 2 (rule CFG-6)."""
+
+
 def as_retry_behavior(value: Any, where: str) -> RetryBehavior:
     """Accept a :class:`RetryBehavior` or a dict of its fields (snake_case)."""
     if isinstance(value, RetryBehavior):
@@ -313,7 +317,7 @@ def make_options(
             f"({type(retry_default).__name__})"
         )
     behavior = as_retry_behavior(
-        options.get("default_retry_behavior", RetryBehavior()), "default_retry_behavior"
+        options.get("default_retry_behavior", DEFAULT_RETRY_BEHAVIOR), "default_retry_behavior"
     )
     log_level = _check_log_level(
         rules, profile, options.get("log_level", rules.default_log_level)
