@@ -31,25 +31,21 @@ from refmodel.trace import TraceEvent, TraceSink
 # the C accelerator, the encoder's own method is used.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _C_ENCODE: Any = getattr(json.encoder, "c_make_encoder", None)  # Not in the type stubs.
-
-
-def _make_encode() -> Callable[[Any], str]:
-    if _C_ENCODE is None:  # pragma: no cover - CPython has the C accelerator
-        return _ENCODER.encode
-    chunks = _C_ENCODE(
+_CHUNKS: Callable[[Any, int], list[str]] | None = (
+    None
+    if _C_ENCODE is None
+    else _C_ENCODE(
         None, _ENCODER.default, json.encoder.encode_basestring, None, ":", ",", False, False,
         True,
     )
-    join = "".join
-
-    def encode(value: Any) -> str:
-        text: str = join(chunks(value, 0))
-        return text
-
-    return encode
+)
 
 
-_ENCODE = _make_encode()
+def _encode(value: Any) -> str:
+    """``value`` as JSON, as ``refmodel.trace`` writes it."""
+    if _CHUNKS is None:  # pragma: no cover - CPython has the C accelerator
+        return _ENCODER.encode(value)
+    return "".join(_CHUNKS(value, 0))
 
 
 class Tracer:
@@ -90,9 +86,16 @@ class Tracer:
             # ([A-Za-z][A-Za-z0-9_]*), "/" and digits: they need no escaping.
             pool_json = "null" if pool is None else '"' + pool + '"'
             id_json = "null" if work_id is None else '"' + work_id + '"'
+            chunks = _CHUNKS
+            if not data:
+                data_json = "{}"
+            elif chunks is None:  # pragma: no cover - CPython has the C accelerator
+                data_json = _encode(data)
+            else:
+                data_json = "".join(chunks(data, 0))
             stream.write(
                 f'{{"t":{self._clock.now},"seq":{self._seq},"kind":"{kind}","pool":{pool_json},'
-                f'"id":{id_json},"data":{_ENCODE(data)}}}\n'
+                f'"id":{id_json},"data":{data_json}}}\n'
             )
             return
         event = TraceEvent(
