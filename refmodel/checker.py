@@ -54,7 +54,7 @@ import attrs
 from refmodel.constants import retry_delay_bounds
 from refmodel.errors import InvalidArgument
 from refmodel.trace import KINDS, TRACE_VERSION
-from refmodel.workpool.lifecycle import ACTIVE, TERMINAL, TRANSITIONS, State
+from refmodel.workpool.lifecycle import ACTIVE, TERMINAL, TRANSITIONS, Lifecycle, State
 from refmodel.workpool.options import PROFILES
 
 PENDING = State.PENDING
@@ -84,19 +84,9 @@ RULES: dict[str, str] = {
 }
 """The rules the checker checks, with what it checks of each."""
 
-_EVENT_OF_TARGET: dict[State, str] = {
-    State.RUNNING: "started",
-    State.RETRYING: "retrying",
-    State.CANCELING: "cancel_requested",
-    State.SUCCEEDED: "succeeded",
-    State.FAILED: "failed",
-    State.CANCELED: "canceled",
-    State.TIMED_OUT: "timed_out",
-    State.EVICTED: "evicted",
-}
-"""The trace event that records the move into each state (section 6 of the spec)."""
-
-_TARGET_OF_EVENT = {event: state for state, event in _EVENT_OF_TARGET.items()}
+_TARGET_OF_EVENT: dict[str, State] = {row.event: row.target for row in TRANSITIONS}
+"""The state each transition event records a move into, read from the lifecycle table's rows
+(each row names its event)."""
 
 _TIMEOUT_FIELD = {
     "action": "actionTimeoutMs",
@@ -1430,11 +1420,7 @@ def _describe(value: Any) -> str:
 
 def _table(profile: str) -> dict[State, dict[str, State]]:
     """The lifecycle table of ``profile`` as ``state -> event kind -> next state``."""
-    table: dict[State, dict[str, State]] = {state: {} for state in State}
-    for row in TRANSITIONS:
-        if profile in row.profiles:
-            table[row.source][_EVENT_OF_TARGET[row.target]] = row.target
-    return table
+    return Lifecycle(profile).events()
 
 
 def _retry_of(value: Any) -> _Retry | None:
