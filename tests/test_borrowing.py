@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from refmodel import World
+from refmodel.checker import CheckOptions, check
 from refmodel.examples import borrowing
 from refmodel.proposals.borrowing import BORROWING
 from refmodel.workpool.profiles import CURRENT
@@ -119,3 +120,13 @@ def test_a_lender_with_work_of_its_own_gets_its_slots_back_by_attrition() -> Non
     started: dict[Any, int] = {e.id: e.time for e in world.trace if e.kind == "started"}
     assert [started[f"borrower/{n}"] for n in (1, 2, 3)] == [0, 0, 0]
     assert started[mine] == 100  # Not stopped: the borrowed attempts end first.
+
+
+@checks("PAR-1", "WC-1", "CHK-1")
+def test_the_trace_checker_sees_what_the_proposal_changes_and_nothing_else() -> None:
+    """A borrower runs beyond its max_parallelism (PAR-1), and a lender's own work waits while
+    its slots are lent, though none of its own attempts runs (WC-1)."""
+    world = borrowing().worlds["borrowing"]
+    report = check(world.trace_jsonl().splitlines(),
+                   options=CheckOptions(end_ms=world.now, profile="current"))
+    assert {violation.rule for violation in report.violations} == {"PAR-1", "WC-1"}

@@ -19,8 +19,10 @@ retries, status and everything else are the current profile's. Each pool of a wo
   waiting work first (its start comes first in the instant); every pool is woken when any
   attempt ends, since a pool that became idle may now lend.
 
-So PAR-1 no longer holds per pool (a borrower runs more than its ``max_parallelism``); what
-holds is that the world runs at most the sum of its pools' ``max_parallelism`` at once.
+So two rules no longer hold per pool: PAR-1 (a borrower runs more than its
+``max_parallelism``) and WC-1 (a lender's own work waits for its lent slots while none of its
+own attempts runs); what holds is that the world runs at most the sum of its pools'
+``max_parallelism`` at once, and the trace checker reports exactly those two rules.
 ``python -m refmodel example borrowing`` plays the seed README's emails and scrapes both ways.
 """
 
