@@ -80,3 +80,12 @@ def test_bench_compare_without_simpy_is_a_user_mistake(
         "refmodel: error: --compare simpy needs SimPy, an optional extra: pip install simpy\n"
     )
     assert captured.out == ""
+
+
+@checks()
+def test_bench_repeat_reports_the_fastest_run_of_each(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--jobs", "50", "--repeat", "3", "--functions", "both"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[:2] for line in lines] == [["refmodel", "declared"],
+                                                     ["refmodel", "coroutine"]]
+    assert all(f"makespan_ms={list_scheduling_makespan(0, 50, 10)}" in line for line in lines)
