@@ -789,7 +789,7 @@ def _event_data(event: str, record: WorkRecord, source: State, detail: Any) -> d
     """The data of a terminal event (section 6 of the spec)."""
     attempt = record.attempts
     if event == "succeeded":
-        value = detail.value
+        value: Any = detail.value
         return {"attempt": attempt, "result": value if value is None else fresh(value)}
     if event == "failed":
         return {"attempt": attempt, "error": detail.error}
