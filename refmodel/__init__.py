@@ -22,7 +22,7 @@ Workpool's API works completely, checked against a numbered spec (``specs/``). S
 from typing import Any as _Any
 
 from refmodel.engine.clock import Phase
-from refmodel.engine.functions import FunctionKind, FunctionRef
+from refmodel.engine.functions import Ending, FunctionKind, FunctionRef
 from refmodel.engine.runtime import ActionCtx, CallFailed, ClientCtx, MutationCtx, QueryCtx
 from refmodel.engine.scheduler import SchedState, ScheduledFunction
 from refmodel.errors import (
@@ -43,10 +43,14 @@ from refmodel.errors import (
     WorkFailed,
 )
 from refmodel.trace import JsonlWriter, MemoryTrace, TraceEvent
+from refmodel.workpool.items import WorkId, WorkKind
 from refmodel.workpool.lifecycle import State
 from refmodel.workpool.options import PROFILES, PoolOptions, RetryBehavior
-from refmodel.workpool.pool import WorkId, WorkKind, Workpool
+from refmodel.workpool.pool import Workpool
 from refmodel.workpool.poolctx import PoolCtx, PoolScheduler
+from refmodel.workpool.profiles import CURRENT as CURRENT_PROFILE
+from refmodel.workpool.profiles import SEED as SEED_PROFILE
+from refmodel.workpool.profiles import Profile
 from refmodel.workpool.status import CurrentStatus, PoolStatistics, SeedStatus, WorkInfo
 from refmodel.world import CallHandle, Step, World
 
@@ -61,7 +65,9 @@ def debug(target: _Any, **options: _Any) -> int:
 
 
 __all__ = [
+    "CURRENT_PROFILE",
     "PROFILES",
+    "SEED_PROFILE",
     "ActionCtx",
     "CallFailed",
     "CallHandle",
@@ -69,6 +75,7 @@ __all__ = [
     "ConflictError",
     "CurrentStatus",
     "EmptySchedule",
+    "Ending",
     "ForeignWorkId",
     "FunctionKind",
     "FunctionRef",
@@ -85,6 +92,7 @@ __all__ = [
     "PoolOptions",
     "PoolScheduler",
     "PoolStatistics",
+    "Profile",
     "QueryCtx",
     "RefmodelError",
     "RetryBehavior",

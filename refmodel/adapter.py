@@ -37,6 +37,7 @@ import time  # wall-clock ok: per-call timeouts of an external program, not simu
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from refmodel.constants import DEFAULT_BASE, DEFAULT_INITIAL_BACKOFF_MS, DEFAULT_MAX_ATTEMPTS
 from refmodel.engine.runtime import PENDING, ActionCtx, MutationCtx, QueryCtx, Request, Run, Runtime
 from refmodel.errors import InvalidArgument, RefmodelError
 from refmodel.scenario import FEATURES, ScenarioError, load
@@ -102,9 +103,9 @@ def retry_from_json(value: Any) -> Any:
     """A scenario's retry option (``true``/``false``/``{maxAttempts, ...}``) in Python form."""
     if isinstance(value, Mapping):
         return RetryBehavior(
-            max_attempts=value.get("maxAttempts", 5),
-            initial_backoff_ms=value.get("initialBackoffMs", 250),
-            base=value.get("base", 2),
+            max_attempts=value.get("maxAttempts", DEFAULT_MAX_ATTEMPTS),
+            initial_backoff_ms=value.get("initialBackoffMs", DEFAULT_INITIAL_BACKOFF_MS),
+            base=value.get("base", DEFAULT_BASE),
         )
     return value
 

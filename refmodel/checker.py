@@ -1,4 +1,5 @@
-"""The trace checker: validate a trace that an implementation recorded on its own (DESIGN §7).
+"""The trace checker: validate a trace that an implementation recorded on its own (DESIGN §7;
+rule CHK-1).
 
 Theory of operation. A trace is JSON Lines in the format of ``specs/trace.schema.json``. The
 checker reads it once and keeps only what the rules need: per pool its options, its running
@@ -50,9 +51,10 @@ from typing import Any, NoReturn
 
 import attrs
 
+from refmodel.constants import retry_delay_bounds
 from refmodel.errors import InvalidArgument
 from refmodel.trace import KINDS, TRACE_VERSION
-from refmodel.workpool.lifecycle import ACTIVE, TERMINAL, TRANSITIONS, State
+from refmodel.workpool.lifecycle import ACTIVE, TERMINAL, TRANSITIONS, Lifecycle, State
 from refmodel.workpool.options import PROFILES
 
 PENDING = State.PENDING
@@ -82,19 +84,9 @@ RULES: dict[str, str] = {
 }
 """The rules the checker checks, with what it checks of each."""
 
-_EVENT_OF_TARGET: dict[State, str] = {
-    State.RUNNING: "started",
-    State.RETRYING: "retrying",
-    State.CANCELING: "cancel_requested",
-    State.SUCCEEDED: "succeeded",
-    State.FAILED: "failed",
-    State.CANCELED: "canceled",
-    State.TIMED_OUT: "timed_out",
-    State.EVICTED: "evicted",
-}
-"""The trace event that records the move into each state (section 6 of the spec)."""
-
-_TARGET_OF_EVENT = {event: state for state, event in _EVENT_OF_TARGET.items()}
+_TARGET_OF_EVENT: dict[str, State] = {row.event: row.target for row in TRANSITIONS}
+"""The state each transition event records a move into, read from the lifecycle table's rows
+(each row names its event)."""
 
 _TIMEOUT_FIELD = {
     "action": "actionTimeoutMs",
@@ -1428,11 +1420,7 @@ def _describe(value: Any) -> str:
 
 def _table(profile: str) -> dict[State, dict[str, State]]:
     """The lifecycle table of ``profile`` as ``state -> event kind -> next state``."""
-    table: dict[State, dict[str, State]] = {state: {} for state in State}
-    for row in TRANSITIONS:
-        if profile in row.profiles:
-            table[row.source][_EVENT_OF_TARGET[row.target]] = row.target
-    return table
+    return Lifecycle(profile).events()
 
 
 def _retry_of(value: Any) -> _Retry | None:
@@ -1459,11 +1447,11 @@ def _declared_retry(value: Any, pool: _Pool) -> _Retry | None:
 
 
 def _jitter_bounds(retry: _Retry, attempt: int) -> tuple[int, int] | None:
-    """``[floor(0.5*b), floor(1.5*b)]`` for retry number ``attempt``, ``b`` computed as the
-    model computes it; ``None`` if it overflows."""
+    """The delays RTY-2 allows before retry number ``attempt``: ``[floor(0.5*b),
+    floor(1.5*b)]``, each at most the one-year clamp (``refmodel.constants``); ``None`` if the
+    behaviour cannot be computed with."""
     try:
-        nominal = retry.initial_ms * retry.base ** (attempt - 1)
-        return math.floor(nominal * 0.5), math.floor(nominal * 1.5)
+        return retry_delay_bounds(retry.initial_ms, retry.base, attempt)
     except (OverflowError, ValueError):
         return None
 

@@ -1,4 +1,5 @@
-"""Conformance: fill fixtures from the model, consume them against any implementation (DESIGN §7).
+"""Conformance: fill fixtures from the model, consume them against any implementation (DESIGN §7;
+rules CNF-1 to CNF-3: CNF-1 fill, CNF-2 features, CNF-3 clear errors).
 
 Theory of operation. A *fixture* is a scenario (``refmodel.scenario``) plus the observations
 an implementation must make when it plays it, computed by the model. Four steps:
@@ -51,7 +52,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -60,6 +60,15 @@ from typing import Any
 import attrs
 
 from refmodel.adapter import Adapter, AdapterError, ModelAdapter, SubprocessAdapter
+from refmodel.constants import (
+    DEFAULT_BASE,
+    DEFAULT_INITIAL_BACKOFF_MS,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_TTL_MS,
+    RUN_AT_FALLBACK_MS,
+    RUN_AT_TOO_FAR_MS,
+    retry_delay_bounds,
+)
 from refmodel.scenario import FEATURES, ScenarioError, load, required_features
 
 FIXTURE_VERSION = 1
@@ -75,7 +84,6 @@ LATENCIES = ("startLagMs", "completionLagMs", "timeoutSlackMs", "evictionSlackMs
 PROFILE_FEATURE = {"seed": "seed-api", "current": "current-api"}
 
 _TERMINAL = ("succeeded", "failed", "canceled", "timed_out")
-_YEAR_MS = 365 * 24 * 60 * 60 * 1000
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
 _RULE = re.compile(r"[A-Z]+-\d+\Z")
 _ANCHOR_KEYS = {"at", "start", "attemptEnd", "retryAt", "terminal", "max", "nth"}
@@ -566,18 +574,25 @@ def _enqueue_steps(scenario: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
 def _retry_behavior(scenario: Mapping[str, Any], step: Mapping[str, Any]) -> dict[str, Any]:
     """The retry behaviour a scenario gives a work item (a model retried it, so it has one)."""
     pool = scenario["pools"][step["pool"]]
-    default = {"maxAttempts": 5, "initialBackoffMs": 250, "base": 2}
+    default = dict(_DEFAULT_RETRY)
     default.update(pool.get("defaultRetryBehavior") or {})
     option = step.get("options", {}).get("retry")
     if isinstance(option, Mapping):
-        return {**{"maxAttempts": 5, "initialBackoffMs": 250, "base": 2}, **option}
+        return {**_DEFAULT_RETRY, **option}
     return default
 
 
+_DEFAULT_RETRY = {
+    "maxAttempts": DEFAULT_MAX_ATTEMPTS,
+    "initialBackoffMs": DEFAULT_INITIAL_BACKOFF_MS,
+    "base": DEFAULT_BASE,
+}
+
+
 def _jitter_bounds(behavior: Mapping[str, Any], k: int) -> list[int]:
-    """The allowed delay before retry ``k``: ``[floor(0.5 b), floor(1.5 b)]``."""
-    nominal = behavior["initialBackoffMs"] * behavior["base"] ** (k - 1)
-    return [math.floor(0.5 * nominal), math.floor(1.5 * nominal)]
+    """The allowed delay before retry ``k``: ``[floor(0.5 b), floor(1.5 b)]``, at most the
+    clamp (RTY-2)."""
+    return list(retry_delay_bounds(behavior["initialBackoffMs"], behavior["base"], k))
 
 
 def _ttl(scenario: Mapping[str, Any], pool: str) -> int | None:
@@ -585,7 +600,7 @@ def _ttl(scenario: Mapping[str, Any], pool: str) -> int | None:
         return None
     options = scenario["pools"][pool]
     if "ttl" not in options:
-        return 24 * 60 * 60 * 1000
+        return DEFAULT_TTL_MS
     ttl = options["ttl"]
     return None if ttl is None else int(ttl)
 
@@ -769,8 +784,8 @@ def _check_fifo(
             eligible = max(t, options["runAt"])
         elif isinstance(options.get("runAfter"), int):
             eligible = t + max(0, options["runAfter"])
-        if profile == "current" and eligible > t + 4 * _YEAR_MS:  # ENQ-6's bound.
-            eligible = t + _YEAR_MS
+        if profile == "current" and eligible > t + RUN_AT_TOO_FAR_MS:  # ENQ-6's bound.
+            eligible = t + RUN_AT_FALLBACK_MS
         for ref in [step["ref"]] if step["op"] == "enqueue" else step["refs"]:
             keys[ref] = (eligible, len(keys))
     started = sorted((item["starts"][0], ref) for ref, item in items.items() if item["starts"])

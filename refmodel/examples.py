@@ -10,6 +10,8 @@
   issue), and ``status`` / ``try_result`` / ``poll_result``.
 - ``retries`` (current profile): the current README's ``sendEmailReliablyWithRetries`` with an
   ``emailSent`` onComplete, retried with jittered backoff.
+- ``borrowing``: the ``emails`` load under the proposal of workpool#144
+  (:mod:`refmodel.proposals.borrowing`), against the current profile.
 
 Each function builds its worlds, runs them, and returns an :class:`Example` with the worlds (to
 inspect or step through further), a summary and a timeline.
@@ -24,8 +26,10 @@ import attrs
 
 from refmodel.engine.runtime import ActionCtx, MutationCtx, QueryCtx
 from refmodel.errors import ForeignWorkId
+from refmodel.proposals.borrowing import BORROWING
 from refmodel.timeline import render
 from refmodel.workpool.options import RetryBehavior
+from refmodel.workpool.profiles import Profile
 from refmodel.world import World
 
 __refmodel_user_code__ = True  # The functions here are user code (rule EXE-4).
@@ -59,8 +63,10 @@ class Example:
         return "\n".join(parts)
 
 
-def _email_world(use_pools: bool, seed: int) -> tuple[World, list[str]]:
-    world = World(seed=seed, scheduler_concurrency=None if use_pools else 4)
+def _email_world(
+    use_pools: bool, seed: int, profile: str | Profile = "seed"
+) -> tuple[World, list[str]]:
+    world = World(seed=seed, scheduler_concurrency=None if use_pools else 4, profile=profile)
     email_pool = world.pool("emailWorkpool", max_parallelism=5)
     scrape_pool = world.pool("scrapeWorkpool", max_parallelism=1)
 
@@ -130,6 +136,39 @@ def emails(seed: int = 0) -> Example:
         timelines={
             "pools": render(pooled.trace, scale=250),
             "plain scheduler (4 at a time)": render(plain.trace, scale=250),
+        },
+    )
+
+
+def _scrapes_done(world: World) -> int:
+    """When the last scrape finished."""
+    return max(
+        e.time for e in world.trace if e.kind == "succeeded" and "city" in str(e.data["result"])
+    )
+
+
+def borrowing(seed: int = 0) -> Example:
+    """The proposal of workpool#144: pools borrow idle pools' slots. The scrapes finish far
+    sooner; the emails, whose slots were lent, wait for them to come back."""
+    own, _ = _email_world(True, seed, "current")
+    lent, _ = _email_world(True, seed, BORROWING)
+    summary = [
+        f"the emails example in profile current and in {BORROWING.name!r} "
+        "(refmodel.proposals.borrowing: an idle pool lends its slots; they come back as the "
+        "borrowed attempts end).",
+        f"own slots only: the scrapes finish at {_scrapes_done(own)} ms; the last email is sent "
+        f"{_email_latency(own)} ms after sign-up.",
+        f"borrowed slots: the scrapes finish at {_scrapes_done(lent)} ms, borrowing the idle "
+        f"email slots; the last email is sent {_email_latency(lent)} ms after sign-up, once "
+        "its slots came back.",
+    ]
+    return Example(
+        name="borrowing",
+        worlds={"borrowing": lent, "own slots": own},
+        summary=summary,
+        timelines={
+            "borrowed slots": render(lent.trace, scale=250),
+            "own slots only": render(own.trace, scale=250),
         },
     )
 
@@ -341,5 +380,6 @@ EXAMPLES: dict[str, Callable[[int], Example]] = {
     "counter": counter,
     "ctx": ctx_interface,
     "retries": retries,
+    "borrowing": borrowing,
 }
 """The examples by name."""

@@ -18,17 +18,15 @@ from typing import Any
 
 import attrs
 
+from refmodel.constants import CURRENT_LOG_LEVELS, REPORT_PERIOD_MS
 from refmodel.trace import TraceEvent
-from refmodel.workpool.options import LOG_LEVELS
-
-REPORT_PERIOD_MS = 60_000
 
 
 def should_log(config_level: str, level: str) -> bool:
     """Whether a pool configured at ``config_level`` logs an event of ``level``, in the current
     component's order DEBUG < TRACE < INFO < REPORT < WARN < ERROR (the seed's levels are a
     subset of it)."""
-    levels = LOG_LEVELS["current"]
+    levels = CURRENT_LOG_LEVELS
     return levels.index(config_level) <= levels.index(level)
 
 

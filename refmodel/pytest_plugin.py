@@ -70,7 +70,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     lines = max(0, int(config.getoption("refmodel_trace_lines")))
     events = made.trace
     shown = events[-lines:] if lines else []
-    head = f"seed {made.seed}, profile {made.profile}, {len(events)} event(s) at {made.now} ms"
+    head = f"seed {made.seed}, profile {made.profile.name}, {len(events)} event(s) at {made.now} ms"
     report.sections.append(("refmodel timeline", f"{head}\n{render(events, end=made.now)}"))
     body = "".join(event.to_line() + "\n" for event in shown)
     report.sections.append((f"refmodel trace (last {len(shown)} events)", body))

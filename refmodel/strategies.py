@@ -36,13 +36,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from refmodel.workpool.options import (
-    CURRENT_MAX_PARALLELISM,
-    LOG_LEVELS,
-    PROFILES,
-    SEED_MAX_PARALLELISM,
-    RetryBehavior,
-)
+from refmodel.workpool.options import PROFILES, RetryBehavior
+from refmodel.workpool.profiles import BUILT_IN
 from refmodel.world import World
 
 
@@ -70,22 +65,26 @@ def pool_options(
     """
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}: choose one of {list(PROFILES)}")
-    low = 1 if profile == "seed" else 0
-    bound = SEED_MAX_PARALLELISM if profile == "seed" else CURRENT_MAX_PARALLELISM
+    rules = BUILT_IN[profile].options
+    low = rules.min_parallelism
+    bound = rules.max_parallelism
     high = bound if max_parallelism is None else min(bound, max_parallelism)
     fields: dict[str, st.SearchStrategy[Any]] = {
         "max_parallelism": st.integers(low, high),
     }
     optional: dict[str, st.SearchStrategy[Any]] = {
-        "log_level": st.sampled_from(LOG_LEVELS[profile]),
+        "log_level": st.sampled_from(rules.log_levels),
         "retry_actions_by_default": st.booleans(),
         "default_retry_behavior": retry_behaviors(),
     }
-    if profile == "seed":
+    if rules.timeouts:
         optional.update({
             "action_timeout_ms": st.integers(1, 20 * 60 * 1000),
             "mutation_timeout_ms": st.integers(1, 60 * 1000),
             "unknown_timeout_ms": st.integers(1, 20 * 60 * 1000),
+        })
+    if rules.keeps_results:
+        optional.update({
             "ttl_ms": st.one_of(st.integers(1, 2 * 24 * 60 * 60 * 1000), st.just(float("inf"))),
         })
     return st.fixed_dictionaries(fields, optional=optional)
@@ -104,7 +103,7 @@ def _attempt(durations: st.SearchStrategy[int]) -> st.SearchStrategy[dict[str, A
 @st.composite
 def _scenario(draw: Any, profile: str | None, max_steps: int) -> dict[str, Any]:
     chosen = profile if profile is not None else draw(st.sampled_from(PROFILES))
-    low = 1 if chosen == "seed" else 0
+    low = BUILT_IN[chosen].options.min_parallelism
     pools = {f"p{i}": {"maxParallelism": draw(st.integers(max(low, 1), 4))}
              for i in range(draw(st.integers(1, 2)))}
     durations = st.integers(0, 200)

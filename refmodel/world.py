@@ -1,117 +1,49 @@
-"""The world: one simulated Convex deployment with its virtual clock.
+"""The world: the front door. One simulated Convex deployment with Workpool pools in it.
 
-Theory of operation. A :class:`World` owns everything that changes: the
-:class:`~refmodel.engine.clock.Clock` and its event queue, a seeded RNG, the function registry,
-the document store, the runtime that drives functions, the plain scheduler, the pools and the
-trace. Nothing is kept at module level, so any number of worlds can live side by side (DESIGN
-§8).
+Theory of operation. A :class:`World` is a :class:`~refmodel.engine.deployment.Deployment` (the
+engine: clock, RNG, functions, store, runtime, plain scheduler, trace; see
+:mod:`refmodel.engine`) that simulates one semantics profile of the Workpool
+(:class:`~refmodel.workpool.profiles.Profile`) and holds its pools
+(:class:`~refmodel.workpool.pool.Workpool`). Nothing is kept at module level, so any number of
+worlds can live side by side (DESIGN §8).
 
-Time moves only here (rule CLK-1): :meth:`World.step` processes the next event,
-:meth:`World.run_until` every event up to a time, :meth:`World.run_until_idle` until no work is
-pending or running anywhere, and :meth:`World.run` until nothing at all is queued (evictions
-included). Between steps, a driver acts at the current instant through ``world.client``,
-:meth:`World.run_action`, :meth:`World.run_mutation` and the pools' methods; a driver that wants
-to act at a later instant without stepping there schedules the act with :meth:`World.call_at`,
-which runs in the CALL phase, first in its instant (rule CLK-3).
+The engine knows nothing of pools; pools use the engine through its public parts. This module
+is where the two meet, and the only one that imports both.
 """
 
 from __future__ import annotations
 
-import heapq
-import math
-import random
-from collections.abc import Callable
-from typing import Any, TextIO, TypeVar, cast
+from typing import Any
 
-import attrs
-
-from refmodel.engine.clock import Clock, Phase
-from refmodel.engine.functions import FunctionKind, FunctionRef, Registry
-from refmodel.engine.runtime import ClientCtx, Run, RunState, Runtime
-from refmodel.engine.scheduler import Scheduler
-from refmodel.engine.store import Store
-from refmodel.errors import InvalidArgument, InvalidType, StepLimitExceeded
-from refmodel.trace import TRACE_VERSION, JsonlWriter, MemoryTrace, TraceEvent, TraceSink
-from refmodel.values import check_args, check_name, check_time, fresh
-from refmodel.workpool.options import PROFILES, make_options
+from refmodel.engine.deployment import CallHandle, Deployment, Step
+from refmodel.errors import InvalidArgument
+from refmodel.trace import TRACE_VERSION, TraceSink
+from refmodel.values import check_name
+from refmodel.workpool.options import make_options
 from refmodel.workpool.pool import Workpool
+from refmodel.workpool.profiles import Profile, as_profile
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-@attrs.frozen(kw_only=True)
-class Step:
-    """What one :meth:`World.step` did.
-
-    Attributes:
-        time: the instant of the event.
-        phase: its phase.
-        action: what ran (the name of the model's handler, for debugging).
-        events: the trace events it produced.
-    """
-
-    time: int
-    phase: Phase
-    action: str
-    events: tuple[TraceEvent, ...]
+__all__ = ["CallHandle", "Step", "World"]
 
 
-class CallHandle:
-    """A function call a driver started with :meth:`World.run_action` or ``run_mutation``."""
-
-    def __init__(self, run: Run) -> None:
-        self._run = run
-
-    @property
-    def done(self) -> bool:
-        """Whether the call has ended (returned or thrown)."""
-        return self._run.state is RunState.DONE
-
-    @property
-    def ok(self) -> bool:
-        """Whether the call returned. ``False`` while it runs."""
-        return self.done and self._run.ok
-
-    @property
-    def error(self) -> str | None:
-        """The error message if the call threw, else ``None``."""
-        return self._run.error if self.done and not self._run.ok else None
-
-    def result(self) -> Any:
-        """The return value.
-
-        Raises:
-            InvalidArgument: the call has not ended yet (run the world further).
-            CallFailed: the call threw; the message is its error.
-        """
-        from refmodel.engine.runtime import CallFailed
-
-        if not self.done:
-            raise InvalidArgument(
-                f"{self._run.fdef.ref.name!r} has not finished yet: run the world further"
-            )
-        if not self._run.ok:
-            raise CallFailed(self._run.error or "")
-        return fresh(self._run.value)
-
-    def __repr__(self) -> str:
-        state = "running" if not self.done else ("ok" if self._run.ok else "failed")
-        return f"<CallHandle {self._run.fdef.ref.name!r} {state}>"
-
-
-class World:
-    """A simulated deployment.
+class World(Deployment):
+    """A simulated deployment with Workpool pools.
 
     Args:
         seed: seeds the world's RNG (every draw that matters is in the trace; DET-2).
         epoch: the virtual time the clock starts at, in ms.
         trace: where trace events go: ``True`` keeps them in memory (``world.trace``),
             ``False`` turns tracing off (fastest), a callable is called with each
-            :class:`TraceEvent`, and a text stream receives JSON Lines.
+            :class:`~refmodel.trace.TraceEvent`, and a text stream receives JSON Lines.
         scheduler_concurrency: the most scheduled functions the plain scheduler runs at once
             (``None``: no limit).
         profile: the semantics profile: ``"seed"`` (the default; the Workpool as its original
-            README describes it) or ``"current"`` (the component as it is today).
+            README describes it), ``"current"`` (the component as it is today), or a
+            :class:`~refmodel.workpool.profiles.Profile` of one's own.
+
+    Attributes:
+        profile: the world's :class:`~refmodel.workpool.profiles.Profile`.
+        pools: its pools by name, in creation order.
 
     Raises:
         InvalidType, InvalidArgument: a bad argument; no world is made.
@@ -124,309 +56,22 @@ class World:
         epoch: int = 0,
         trace: bool | TraceSink | Any = True,
         scheduler_concurrency: int | None = None,
-        profile: str = "seed",
+        profile: str | Profile = "seed",
     ) -> None:
-        if type(seed) is not int:
-            raise InvalidType(f"seed must be an int, got {seed!r}")
-        check_time(epoch, "epoch")
-        if type(profile) is not str:
-            raise InvalidType(f"profile must be a str, one of {list(PROFILES)}; got {profile!r}")
-        if profile not in PROFILES:
-            raise InvalidArgument(f"unknown profile {profile!r}: choose one of {list(PROFILES)}")
-        self.seed = seed
-        self.profile = profile
-        self.memory: MemoryTrace | None = None
-        self._sink: TraceSink | None
-        if trace is True:
-            self.memory = MemoryTrace()
-            self._sink = self.memory
-        elif trace is False or trace is None:
-            self._sink = None
-        elif hasattr(trace, "write"):
-            self._sink = JsonlWriter(cast(TextIO, trace))
-        elif callable(trace):
-            self._sink = trace
-        else:
-            raise InvalidType(
-                f"trace must be True, False, a callable sink or a text stream, got {trace!r}"
-            )
-        self.clock = Clock(epoch)
-        self._rng = random.Random(seed)
-        self._next_draw: float | None = None
-        self.registry = Registry()
-        self.store = Store()
-        self._busy = 0
-        self._event_seq = 0
-        self._collect: list[TraceEvent] | None = None
-        self._tracing = self._sink is not None
-        self.runtime = Runtime(self)
-        self.scheduler = Scheduler(self, scheduler_concurrency)
+        super().__init__(
+            seed=seed, epoch=epoch, trace=trace, scheduler_concurrency=scheduler_concurrency
+        )
+        self.profile: Profile = as_profile(profile)
         self.pools: dict[str, Workpool] = {}
-        self.client = ClientCtx(self)
-        if self._tracing:
-            self._emit(
-                "world_started",
-                None,
-                None,
-                {"traceVersion": TRACE_VERSION, "seed": seed, "epoch": epoch, "profile": profile},
-            )
-
-    # Registration --------------------------------------------------------------------------
-
-    def action(self, name: str | None = None) -> Callable[[Callable[..., Any]], FunctionRef]:
-        """Decorator: register an ``async def handler(ctx, args)`` as an action."""
-        return lambda handler: self.registry.register(FunctionKind.ACTION, handler, name, 0)
-
-    def mutation(
-        self, name: str | None = None, *, duration_ms: int = 0
-    ) -> Callable[[Callable[..., Any]], FunctionRef]:
-        """Decorator: register a ``def handler(ctx, args)`` as a mutation that commits
-        ``duration_ms`` after it starts."""
-        return lambda handler: self.registry.register(
-            FunctionKind.MUTATION, handler, name, duration_ms
-        )
-
-    def query(self, name: str | None = None) -> Callable[[Callable[..., Any]], FunctionRef]:
-        """Decorator: register a ``def handler(ctx, args)`` as a query."""
-        return lambda handler: self.registry.register(FunctionKind.QUERY, handler, name, 0)
-
-    def pool(self, name: str, **options: Any) -> Workpool:
-        """Create a pool (rules CFG-1 to CFG-4).
-
-        Args:
-            name: unique in this world, ``[A-Za-z][A-Za-z0-9_]*``.
-            **options: ``max_parallelism`` (seed: required, 1..300; current: default 10,
-                0..200), ``log_level``, ``retry_actions_by_default``,
-                ``default_retry_behavior``, and in the seed profile ``action_timeout_ms``,
-                ``mutation_timeout_ms``, ``unknown_timeout_ms`` and ``ttl_ms`` (``math.inf``
-                keeps results forever).
-
-        Raises:
-            InvalidType, InvalidArgument: a bad name or option; no pool is made.
-        """
-        check_name(name, "pool name")
-        if name in self.pools:
-            raise InvalidArgument(f"a pool named {name!r} already exists in this world")
-        made, warnings = make_options(self.profile, options)
-        pool = Workpool(self, name, made)
-        self.pools[name] = pool
-        if self._tracing:
-            self._emit("pool_created", name, None, made.to_json())
-        for message in warnings:
-            pool._warn(message)
-        return pool
-
-    # Time ----------------------------------------------------------------------------------
-
-    @property
-    def now(self) -> int:
-        """The current virtual time in ms."""
-        return self.clock.now
-
-    def peek(self) -> float:
-        """The time of the next event, or ``math.inf`` if nothing is queued."""
-        return self.clock.peek()
-
-    @property
-    def idle(self) -> bool:
-        """Whether no work is pending or running and no driver call is in progress."""
-        return self._busy == 0
-
-    def step(self) -> Step:
-        """Process the next event and return what it did.
-
-        Raises:
-            EmptySchedule: nothing is queued; nothing changed.
-        """
-        entry = self.clock.pop()
-        collected: list[TraceEvent] = []
-        self._collect = collected
-        self._tracing = True
-        try:
-            entry[3](entry[4])
-        finally:
-            self._collect = None
-            self._tracing = self._sink is not None
-        return Step(
-            time=entry[0],
-            phase=Phase(entry[1]),
-            action=getattr(entry[3], "__qualname__", repr(entry[3])),
-            events=tuple(collected),
-        )
-
-    def next_step(self) -> tuple[int, Phase, str] | None:
-        """What :meth:`step` would process next: ``(time, phase, handler name)``, or ``None``.
-
-        A queued entry may have become moot (a timeout of work that already ended); stepping
-        it then changes nothing and produces no events.
-        """
-        entry = self.clock.peek_entry()
-        if entry is None:
-            return None
-        return entry[0], Phase(entry[1]), getattr(entry[3], "__qualname__", repr(entry[3]))
-
-    def run_until_event(
-        self, match: Callable[[TraceEvent], bool], *, max_steps: int | None = None
-    ) -> TraceEvent | None:
-        """A breakpoint: step until an event for which ``match(event)`` is true is produced.
-
-        The step that produced it runs to its end (an event is part of a step), so the world
-        stops just after the matching transition.
-
-        Returns:
-            The first matching event, or ``None`` if the queue ran empty first.
-
-        Raises:
-            StepLimitExceeded: ``max_steps`` steps ran without a match.
-        """
-        if not callable(match):
-            raise InvalidType(f"match must be a callable taking a TraceEvent, got {match!r}")
-        limit = self._check_max_steps(max_steps)
-        steps = 0
-        while self.clock._heap:
-            if steps >= limit:
-                raise StepLimitExceeded(
-                    f"stopped after {steps} events at {self.clock.now} ms without a match"
-                )
-            steps += 1
-            for event in self.step().events:
-                if match(event):
-                    return event
-        return None
-
-    def run_until(self, time: int, *, inclusive: bool = True, max_steps: int | None = None) -> None:
-        """Process every event up to ``time``, then set the clock to ``time`` (rule CLK-4).
-
-        Args:
-            time: the virtual time to reach; not before now.
-            inclusive: process events *at* ``time`` too (default). With ``False``, events at
-                ``time`` stay queued, so a driver acting next acts before them.
-            max_steps: give up after this many events.
-
-        Raises:
-            InvalidType, InvalidArgument: a bad time or max_steps; nothing changed.
-            StepLimitExceeded: ``max_steps`` events ran first; the clock is at the last one.
-        """
-        target = check_time(time, "time")
-        if target < self.clock.now:
-            raise InvalidArgument(
-                f"cannot move the clock back to {target} ms: it reads {self.clock.now} ms"
-            )
-        if type(inclusive) is not bool:
-            raise InvalidType(f"inclusive must be True or False, got {inclusive!r}")
-        limit = self._check_max_steps(max_steps)
-        self._run(target + 1 if inclusive else target, False, limit, f"reaching {target} ms")
-        self.clock.now = target
-
-    def run_until_idle(self, max_steps: int | None = None) -> None:
-        """Run until no work is pending or running anywhere and no driver call is in
-        progress; evictions may stay queued (rule CLK-4).
-
-        Raises:
-            StepLimitExceeded: ``max_steps`` events ran first.
-        """
-        self._run(math.inf, True, self._check_max_steps(max_steps), "becoming idle")
-
-    def run(self, max_steps: int | None = None) -> None:
-        """Run until nothing at all is queued, evictions included.
-
-        Raises:
-            StepLimitExceeded: ``max_steps`` events ran first.
-        """
-        self._run(math.inf, False, self._check_max_steps(max_steps), "draining every event")
-
-    @staticmethod
-    def _check_max_steps(max_steps: int | None) -> float:
-        return math.inf if max_steps is None else check_time(max_steps, "max_steps")
-
-    def _run(self, before: float, until_idle: bool, limit: float, goal: str) -> None:
-        """The event loop: pop and run events earlier than ``before`` (and, with
-        ``until_idle``, only while something is busy). Kept flat: it is the hot path."""
-        clock = self.clock
-        heap = clock._heap
-        pop = heapq.heappop
-        steps = 0
-        while heap and heap[0][0] < before and (self._busy or not until_idle):
-            if steps >= limit:
-                raise StepLimitExceeded(
-                    f"stopped after {steps} events at {clock.now} ms before {goal}"
-                )
-            entry = pop(heap)
-            clock.now = entry[0]
-            entry[3](entry[4])
-            steps += 1
-
-    def call_at(self, time: int, callback: Callable[[], None]) -> None:
-        """Run ``callback()`` at ``time``, first in that instant (CALL phase), as a driver would.
-
-        Raises:
-            InvalidType, InvalidArgument: a bad time (before now); nothing changed.
-        """
-        target = check_time(time, "time")
-        if target < self.clock.now:
-            raise InvalidArgument(
-                f"cannot schedule a call at {target} ms: the clock reads {self.clock.now} ms"
-            )
-        if not callable(callback):
-            raise InvalidType(f"callback must be callable, got {callback!r}")
-        self.clock.schedule(target, int(Phase.CALL), lambda _: callback(), None)
-
-    # Driver calls --------------------------------------------------------------------------
-
-    def run_action(self, fn: FunctionRef | str, args: Any = None) -> CallHandle:
-        """Start an action now, as a client would; run the world to see it end."""
-        return self._call(fn, FunctionKind.ACTION, args)
-
-    def run_mutation(self, fn: FunctionRef | str, args: Any = None) -> CallHandle:
-        """Run a mutation now; it has ended once ``duration_ms`` has passed."""
-        return self._call(fn, FunctionKind.MUTATION, args)
-
-    def run_query(self, fn: FunctionRef | str, args: Any = None) -> Any:
-        """Run a query now and return its value.
-
-        Raises:
-            CallFailed: the query threw.
-        """
-        return self._call(fn, FunctionKind.QUERY, args).result()
-
-    def _call(self, fn: FunctionRef | str, kind: FunctionKind, args: Any) -> CallHandle:
-        fdef = self.registry.resolve(fn, kind)
-        stored = check_args({} if args is None else args)
-        self._busy += 1
-
-        def done(run: Run) -> None:
-            self._busy -= 1
-
-        return CallHandle(self.runtime.launch_call(fdef, stored, done, None))
-
-    # Trace ---------------------------------------------------------------------------------
-
-    @property
-    def trace(self) -> list[TraceEvent]:
-        """The events kept in memory (``trace=True``).
-
-        Raises:
-            InvalidArgument: the world does not keep its trace in memory.
-        """
-        if self.memory is None:
-            raise InvalidArgument("this world does not keep its trace in memory (trace=True)")
-        return self.memory.events
-
-    def trace_jsonl(self) -> str:
-        """The in-memory trace as JSON Lines text."""
-        if self.memory is None:
-            raise InvalidArgument("this world does not keep its trace in memory (trace=True)")
-        return self.memory.to_jsonl()
-
-    def _emit(self, kind: str, pool: str | None, work_id: str | None, data: dict[str, Any]) -> None:
-        self._event_seq += 1
-        event = TraceEvent(
-            time=self.clock.now, seq=self._event_seq, kind=kind, pool=pool, id=work_id, data=data
-        )
-        if self._sink is not None:
-            self._sink(event)
-        if self._collect is not None:
-            self._collect.append(event)
+        tracer = self.tracer
+        if tracer.tracing:
+            data = {
+                "traceVersion": TRACE_VERSION,
+                "seed": seed,
+                "epoch": epoch,
+                "profile": self.profile.name,
+            }
+            tracer.emit("world_started", None, None, data)
 
     def explain(self, work_id: str) -> str:
         """Why the work item ``work_id`` is where it is, in one line, from the model's state
@@ -441,28 +86,30 @@ class World:
 
         return explain(self, work_id)
 
-    def set_next_draw(self, value: float) -> None:
-        """Make the next :meth:`draw` return ``value`` instead of the RNG's draw.
+    def pool(self, name: str, **options: Any) -> Workpool:
+        """Create a pool (rules CFG-1 to CFG-4).
 
-        This forks a run at a draw (DET-2): the RNG still advances by one draw then, so every
-        later draw is the one the unforked run makes, and the ``rng`` trace event records
-        ``value``. A second call before that draw replaces the first.
+        Args:
+            name: unique in this world, ``[A-Za-z][A-Za-z0-9_]*`` (rule CFG-3).
+            **options: ``max_parallelism`` (seed: required, 1..300; current: default 10,
+                0..200), ``log_level``, ``retry_actions_by_default``,
+                ``default_retry_behavior``, and in the seed profile ``action_timeout_ms``,
+                ``mutation_timeout_ms``, ``unknown_timeout_ms`` and ``ttl_ms`` (``math.inf``
+                keeps results forever): the options of the world's profile.
 
         Raises:
-            InvalidType: ``value`` is not an int or float.
-            InvalidArgument: ``value`` is not in [0, 1); nothing changed.
+            InvalidType, InvalidArgument: a bad name or option; no pool is made.
         """
-        if type(value) not in (int, float):
-            raise InvalidType(f"a draw must be a number in [0, 1), got {value!r}")
-        if not 0 <= value < 1:
-            raise InvalidArgument(f"a draw must be in [0, 1), got {value!r}")
-        self._next_draw = float(value)
-
-    def draw(self, purpose: str) -> float:
-        """A uniform draw in [0, 1) from the world's RNG, recorded in the trace (DET-2)."""
-        value = self._rng.random()
-        if self._next_draw is not None:  # Set by set_next_draw: a fork at this draw.
-            value, self._next_draw = self._next_draw, None
-        if self._tracing:
-            self._emit("rng", None, None, {"purpose": purpose, "value": value})
-        return value
+        check_name(name, "pool name")
+        if name in self.pools:
+            raise InvalidArgument(f"a pool named {name!r} already exists in this world")
+        profile = self.profile
+        made, warnings = make_options(profile.name, options, profile.options)
+        pool = Workpool(self, name, made, profile)
+        self.pools[name] = pool
+        tracer = self.tracer
+        if tracer.tracing:
+            tracer.emit("pool_created", name, None, made.to_json())
+            for message in warnings:
+                tracer.emit("warning", name, None, {"message": message})
+        return pool

@@ -1,12 +1,15 @@
 """Deliberately broken workpools, as adapters, to prove that the trace checker catches them.
 
-Each class below is a :class:`~refmodel.adapter.ModelAdapter` with exactly one bug. Its
+Each class below is a :class:`~refmodel.adapter.ModelAdapter` with exactly one bug. Where a
+profile decides what the bug changes (a lifecycle row, the retry policy, the completion
+policy), the adapter's world simulates a broken profile (:class:`BrokenProfile`); otherwise its
 ``reset`` builds the model's world as usual and then patches that world's own objects: it
-replaces bound methods on the :class:`~refmodel.workpool.pool.Workpool` instances, or swaps a pool's
-start queue or timer queue for a subclass. Nothing under ``refmodel/`` is edited and no class
-is patched, so broken and sound worlds can live side by side. Like ``tests/broken.py``, the
-patches reach into private names: they are test doubles of the engine's internals, and a
-refactoring of those internals may need them rewritten.
+replaces methods on the :class:`~refmodel.workpool.pool.Workpool` instances, or swaps one of a
+pool's parts (start queue, retention, timeouts, onComplete calls) for a subclass or a copy
+made with other numbers. Nothing under ``refmodel/`` is edited and no class is patched, so
+broken and sound worlds can live side by side. Like ``tests/broken.py``, the patches reach into
+private names: they are test doubles of the engine's internals, and a refactoring of those
+internals may need them rewritten.
 
 :data:`BROKEN` maps a name to ``(factory, rule, profile)``: how to make the adapter, the rule
 ID whose violation the checker must report for it, and the profile its bug shows in.
@@ -26,11 +29,17 @@ from typing import Any
 import attrs
 
 from refmodel.adapter import Adapter, ModelAdapter, serve
-from refmodel.engine.clock import Phase, TimerQueue
 from refmodel.engine.startqueue import StartQueue
-from refmodel.workpool.lifecycle import State
+from refmodel.workpool.cancel import Cancels
+from refmodel.workpool.completion import CompletionPolicy, OnCompleteCalls
+from refmodel.workpool.lifecycle import TRANSITIONS, Effect, State, Trigger
 from refmodel.workpool.pool import Workpool, WorkRecord
+from refmodel.workpool.profiles import Profile
+from refmodel.workpool.retention import Retention
+from refmodel.workpool.retries import RetryPolicy
+from refmodel.workpool.timeouts import Timeouts
 from refmodel.world import World
+from tests.broken import profiles_changed, with_rows
 
 WAITING_STATES = (State.PENDING, State.RETRYING)
 
@@ -50,6 +59,23 @@ class BrokenAdapter(ModelAdapter):
 
     def patch(self, world: World, pool: Workpool) -> None:
         """Break ``pool`` (a pool of ``world``, just created)."""
+        raise NotImplementedError
+
+
+def refold(pool: Workpool) -> None:
+    """Bind the pool's effects again, after an effect method was replaced on the instance."""
+    pool._effects = pool._bind_effects()
+
+
+class BrokenProfile(ModelAdapter):
+    """The model simulating a broken profile: :meth:`change` of the scenario's profile."""
+
+    def reset(self, scenario: Mapping[str, Any]) -> None:
+        with profiles_changed(self.change):
+            super().reset(scenario)
+
+    def change(self, profile: Profile) -> Profile:
+        """The broken version of ``profile``."""
         raise NotImplementedError
 
 
@@ -109,147 +135,141 @@ class Lifo(BrokenAdapter):
         pool._queue = _LifoQueue(world.clock, _waiting, pool._has_room, pool._start)
 
 
+class _LeakyCancels(Cancels):
+    """Cancels that trace a cancel of pending work but leave the work queued."""
+
+    def __init__(self, world: World, pool: Workpool) -> None:
+        super().__init__(
+            pool._items, pool.profile.lifecycle, pool._apply, pool._cancel_ignored,
+            pool.profile.status.forgotten_state,
+        )
+        self._world = world
+        self._pool = pool
+
+    def cancel(self, n: int) -> None:
+        record = self._items.get(n)
+        if record is not None and record.state is State.PENDING:
+            data = {"attempt": record.attempts, "wasRunning": False}
+            name = self._pool.name
+            self._world.tracer.emit("canceled", name, f"{name}/{n}", data)
+            return
+        super().cancel(n)
+
+
 class CanceledStillStarts(BrokenAdapter):
     """CAN-1: a cancel of pending work is recorded as ``canceled``, but the work stays queued
     and starts later."""
 
     def patch(self, world: World, pool: Workpool) -> None:
-        original = pool._cancel
-
-        def cancel(n: int) -> None:
-            record = pool._records.get(n)
-            if record is not None and record.state is State.PENDING:
-                data = {"attempt": record.attempts, "wasRunning": False}
-                world._emit("canceled", pool.name, f"{pool.name}/{n}", data)
-                return
-            original(n)
-
-        pool._cancel = cancel  # type: ignore[method-assign]
+        pool._cancels = _LeakyCancels(world, pool)
 
 
-class StopsRunningOnCancel(BrokenAdapter):
+class StopsRunningOnCancel(BrokenProfile):
     """CAN-6 (current profile): a cancel of running work stops it at once, as the seed did,
-    instead of letting the attempt finish."""
+    instead of letting the attempt finish (the seed's row in the current table)."""
 
-    def patch(self, world: World, pool: Workpool) -> None:
-        original = pool._cancel
-
-        def cancel(n: int) -> None:
-            record = pool._records.get(n)
-            if record is None or record.state is not State.RUNNING or record.run is None:
-                original(n)
-                return
-            pool._runtime.abandon(record.run)
-            pool._end_attempt(record)
-            record.state = State.CANCELED
-            data = {"attempt": record.attempts, "wasRunning": True}
-            pool._finish_terminal(record, "Canceled", "canceled", data)
-
-        pool._cancel = cancel  # type: ignore[method-assign]
+    def change(self, profile: Profile) -> Profile:
+        abandon = next(
+            row for row in TRANSITIONS
+            if (row.source, row.trigger) == (State.RUNNING, Trigger.CANCEL)
+            and row.effect is Effect.ABANDON
+        )
+        return with_rows(profile, abandon)
 
 
-OnCompletePayload = tuple[Any, str, Any, dict[str, Any]]
+class _TwiceCalls(OnCompleteCalls):
+    def schedule(self, *args: Any) -> None:
+        super().schedule(*args)
+        super().schedule(*args)
 
 
 class OnCompleteTwice(BrokenAdapter):
     """ONC-1: every onComplete is called twice."""
 
     def patch(self, world: World, pool: Workpool) -> None:
-        original = pool._call_on_complete
-
-        def call_on_complete(payload: OnCompletePayload) -> None:
-            original(payload)
-            world._busy += 1  # The second call ends too.
-            original(payload)
-
-        pool._call_on_complete = call_on_complete  # type: ignore[method-assign]
+        pool._on_complete = _TwiceCalls(world.clock, world.tracer, world.runtime, pool.name)
 
 
-class NoOnCompleteForCanceled(BrokenAdapter):
-    """ONC-1: the onComplete of canceled work is never called."""
-
-    def patch(self, world: World, pool: Workpool) -> None:
-        original = pool._call_on_complete
-
-        def call_on_complete(payload: OnCompletePayload) -> None:
-            if payload[3]["kind"] == "canceled":
-                world._busy -= 1
-                return
-            original(payload)
-
-        pool._call_on_complete = call_on_complete  # type: ignore[method-assign]
+@attrs.frozen
+class _NotForCanceled(CompletionPolicy):
+    def calls(self, result: dict[str, Any]) -> bool:
+        return bool(result["kind"] != "canceled")
 
 
-class LostReturnValue(BrokenAdapter):
+class NoOnCompleteForCanceled(BrokenProfile):
+    """ONC-1: the onComplete of canceled work is never called (a completion policy)."""
+
+    def change(self, profile: Profile) -> Profile:
+        return profile.evolve(completion=_NotForCanceled())
+
+
+@attrs.frozen
+class _LosesReturnValue(CompletionPolicy):
+    def result(self, state: State, outcome: Any) -> dict[str, Any]:
+        result = super().result(state, outcome)
+        return {**result, "returnValue": None} if result["kind"] == "success" else result
+
+
+class LostReturnValue(BrokenProfile):
     """ONC-3: onComplete gets ``returnValue: null`` for successful work (the value is lost on
     the way, as the real component strips it from its pendingCompletion rows)."""
 
-    def patch(self, world: World, pool: Workpool) -> None:
-        original = pool._call_on_complete
-
-        def call_on_complete(payload: OnCompletePayload) -> None:
-            fdef, work_id, context, result = payload
-            if result["kind"] == "success":
-                result = {**result, "returnValue": None}
-            original((fdef, work_id, context, result))
-
-        pool._call_on_complete = call_on_complete  # type: ignore[method-assign]
-
-
-class _EarlyTimers(TimerQueue[WorkRecord]):
-    """A timer queue whose deadlines all come 1 ms early."""
-
-    def add(self, deadline: int, item: WorkRecord) -> None:
-        super().add(deadline - 1, item)
+    def change(self, profile: Profile) -> Profile:
+        return profile.evolve(completion=_LosesReturnValue())
 
 
 class EvictsEarly(BrokenAdapter):
     """TTL-1: results are evicted 1 ms before ``finished_at + ttl``."""
 
     def patch(self, world: World, pool: Workpool) -> None:
-        pool._evictions = _EarlyTimers(world.clock, Phase.EVICT, pool._on_evict)
+        ttl = pool.options.ttl_ms
+        early = ttl - 1 if type(ttl) is int else ttl
+        pool._retention = Retention(world.clock, early, pool._on_evict, pool._forget)
 
 
 class NoTimeout(BrokenAdapter):
     """TMO-1: timeouts are not enforced (the pool forgets them, though it announced them)."""
 
     def patch(self, world: World, pool: Workpool) -> None:
-        pool.options = attrs.evolve(
+        forgotten = attrs.evolve(
             pool.options, action_timeout_ms=None, mutation_timeout_ms=None,
             unknown_timeout_ms=None,
         )
-        pool._timeout_ms = dict.fromkeys(pool._timeout_ms)  # The copy read on every start.
+        pool._timeouts = Timeouts(world.clock, forgotten, pool._on_timeout)
 
 
 class RetryHoldsSlot(BrokenAdapter):
     """RTY-3: work waiting to retry keeps its slot (and reuses it when it restarts)."""
 
     def patch(self, world: World, pool: Workpool) -> None:
-        retry = pool._retry
-        start = pool._start
+        wait = pool._wait_to_retry
+        launch = pool._launch
 
-        def retry_holding(record: WorkRecord, error: str) -> None:
-            retry(record, error)
-            if record.state is State.RETRYING:
-                pool._running += 1
+        def wait_holding(record: WorkRecord, source: State, event: str, run: Any) -> None:
+            wait(record, source, event, run)
+            pool._running += 1
 
-        def start_in_held_slot(record: WorkRecord) -> None:
-            if record.state is State.RETRYING:
+        def launch_in_held_slot(record: WorkRecord, source: State, event: str, run: Any) -> None:
+            if source is State.RETRYING:
                 pool._running -= 1
-            start(record)
+            launch(record, source, event, run)
 
-        pool._retry = retry_holding  # type: ignore[method-assign]
-        pool._queue = StartQueue(world.clock, _waiting, pool._has_room, start_in_held_slot)
+        pool._wait_to_retry = wait_holding  # type: ignore[method-assign]
+        pool._launch = launch_in_held_slot  # type: ignore[method-assign,assignment]
+        refold(pool)
 
 
-class JitterOutOfBounds(BrokenAdapter):
-    """RTY-2: retry jitter is drawn from [1.5, 2.5) instead of [0.5, 1.5)."""
+@attrs.frozen
+class _ShiftedJitter(RetryPolicy):
+    def jitter(self, u: float) -> float:
+        return 1.5 + u
 
-    def patch(self, world: World, pool: Workpool) -> None:
-        if "draw" in vars(world):
-            return  # Another pool of this world patched it already.
-        draw = world.draw
-        world.draw = lambda purpose: draw(purpose) + 1.0  # type: ignore[method-assign]
+
+class JitterOutOfBounds(BrokenProfile):
+    """RTY-2: retry jitter is drawn from [1.5, 2.5) instead of [0.5, 1.5) (a retry policy)."""
+
+    def change(self, profile: Profile) -> Profile:
+        return profile.evolve(retries=_ShiftedJitter())
 
 
 class _ForgetfulQueue(StartQueue[WorkRecord]):
@@ -285,16 +305,16 @@ class SucceedsTwice(BrokenAdapter):
     """LIF-1: every success is recorded twice (as the seed's second completedWork row)."""
 
     def patch(self, world: World, pool: Workpool) -> None:
-        original = pool._finish_terminal
+        finish = pool._finish
 
-        def finish_terminal(
-            record: WorkRecord, outcome: Any, event: str, data: dict[str, Any] | None
-        ) -> None:
-            original(record, outcome, event, data)
-            if event == "succeeded" and data is not None:
-                world._emit(event, pool.name, f"{pool.name}/{record.n}", data)
+        def finish_twice(record: WorkRecord, source: State, event: str, detail: Any) -> None:
+            finish(record, source, event, detail)
+            if event == "succeeded" and world.tracer.tracing:
+                data = {"attempt": record.attempts, "result": detail.value}
+                world.tracer.emit(event, pool.name, f"{pool.name}/{record.n}", data)
 
-        pool._finish_terminal = finish_terminal  # type: ignore[method-assign]
+        pool._finish = finish_twice  # type: ignore[method-assign]
+        refold(pool)
 
 
 Factory = Callable[[], Adapter]

@@ -3,240 +3,215 @@
 
 Each function here is a context manager that breaks exactly one rule about retries,
 ``on_complete``, cancel, ``cancel_all``, runtime configuration or the current status while it is
-active, by patching the model from the outside (``unittest.mock.patch.object``); no file under
-``refmodel/`` is touched. The test module runs the machine inside each one and asserts that it
-fails with a message that starts with the broken rule's ID.
+active; no file under ``refmodel/`` is touched. The test module runs the machine inside each one
+and asserts that it fails with a message that starts with the broken rule's ID.
 
-Like ``tests/broken.py``, the patches reach into private names (``Workpool._on_done``,
-``Workpool._call_on_complete``, ...): they are test doubles of the engine's internals, and a
-refactoring of those internals may need them rewritten. Where possible a variant wraps the
-original method instead of copying its body.
-
-Patch before the world is built: pools bind ``_has_room`` and ``_start`` when they are created.
+Like ``tests/broken.py``, most are profiles that break one rule (a lifecycle row, the retry
+policy, the eligibility of retries, the slot policy, the completion policy, the status view),
+installed under the built-in names by :func:`tests.broken.profiles_changed`. The rest patch
+what no profile decides (calling onComplete twice, a retry that keeps its slot, which items
+``cancel_all`` picks); those patches are test doubles of the engine's internals.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 from unittest.mock import patch
 
 import attrs
 
-from refmodel.engine.runtime import Run
-from refmodel.engine.startqueue import StartQueue
-from refmodel.workpool.lifecycle import State
+from refmodel.constants import JITTER_LOW
+from refmodel.workpool.cancel import Cancels
+from refmodel.workpool.completion import CompletionPolicy, OnCompleteCalls
+from refmodel.workpool.enqueue import Eligibility
+from refmodel.workpool.lifecycle import (
+    CANCELED,
+    CANCELING,
+    PENDING,
+    RETRYING,
+    RUNNING,
+    TRANSITIONS,
+    Effect,
+    State,
+    Transition,
+    Trigger,
+)
+from refmodel.workpool.options import RetryBehavior
 from refmodel.workpool.pool import Workpool, WorkRecord
+from refmodel.workpool.retries import RetryPolicy
 from refmodel.workpool.status import CurrentStatus
-from refmodel.world import World
+from tests.broken import Breakage, RoomRule, profiles_changed, with_rows
 
-Breakage = Callable[[], contextlib.AbstractContextManager[None]]
-
-OnCompletePayload = tuple[Any, str, Any, dict[str, Any]]
+__all__ = ["Breakage"]
 
 
 @contextlib.contextmanager
 def on_complete_called_twice() -> Iterator[None]:
     """ONC-1: every ``on_complete`` mutation is called twice at the terminal instant."""
-    original = Workpool._call_on_complete
+    original = OnCompleteCalls.schedule
 
-    def call_on_complete(self: Workpool, payload: OnCompletePayload) -> None:
-        original(self, payload)
-        self.world._busy += 1  # The second call ends too; keep the busy count balanced.
-        original(self, payload)
+    def schedule(self: OnCompleteCalls, *args: Any) -> None:
+        original(self, *args)
+        original(self, *args)
 
-    with patch.object(Workpool, "_call_on_complete", call_on_complete):
+    with patch.object(OnCompleteCalls, "schedule", schedule):
         yield
 
 
-@contextlib.contextmanager
-def on_complete_skipped_for_canceled_work() -> Iterator[None]:
-    """ONC-1: work that ends canceled never has its ``on_complete`` called."""
-    original = Workpool._finish_terminal
-
-    def finish_terminal(
-        self: Workpool, record: WorkRecord, outcome: Any, event: str, data: dict[str, Any]
-    ) -> None:
-        if event != "canceled":
-            original(self, record, outcome, event, data)
-            return
-        callback = record.on_complete
-        record.on_complete = None
-        try:
-            original(self, record, outcome, event, data)
-        finally:
-            record.on_complete = callback
-
-    with patch.object(Workpool, "_finish_terminal", finish_terminal):
-        yield
+@attrs.frozen
+class _NotForCanceled(CompletionPolicy):
+    def calls(self, result: dict[str, Any]) -> bool:
+        return bool(result["kind"] != "canceled")
 
 
-@contextlib.contextmanager
-def one_attempt_too_many() -> Iterator[None]:
-    """RTY-4: a failed attempt is retried while ``attempts < max_attempts + 1``."""
-    original = Workpool._on_done
-
-    def on_done(self: Workpool, run: Run) -> None:
-        record: WorkRecord = run.token
-        behavior = record.retry
-        if behavior is not None:
-            record.retry = attrs.evolve(behavior, max_attempts=behavior.max_attempts + 1)
-        try:
-            original(self, run)
-        finally:
-            record.retry = behavior
-
-    with patch.object(Workpool, "_on_done", on_done):
-        yield
+def on_complete_skipped_for_canceled_work() -> contextlib.AbstractContextManager[None]:
+    """ONC-1: work that ends canceled never has its ``on_complete`` called (a profile's
+    completion policy)."""
+    return profiles_changed(lambda profile: profile.evolve(completion=_NotForCanceled()))
 
 
-@contextlib.contextmanager
-def non_retryable_error_retried() -> Iterator[None]:
-    """RTY-4: an attempt that raised NonRetryableError is retried like any other failure."""
-    original = Workpool._on_done
-
-    def on_done(self: Workpool, run: Run) -> None:
-        run.non_retryable = False
-        original(self, run)
-
-    with patch.object(Workpool, "_on_done", on_done):
-        yield
+@attrs.frozen
+class _CanceledAsFailed(CompletionPolicy):
+    def result(self, state: State, outcome: Any) -> dict[str, Any]:
+        if state is CANCELED:
+            return {"kind": "failed", "error": "Canceled"}
+        return super().result(state, outcome)
 
 
-@contextlib.contextmanager
-def jitter_outside_range() -> Iterator[None]:
+def on_complete_sees_canceled_as_failed() -> contextlib.AbstractContextManager[None]:
+    """ONC-3: ``on_complete`` of canceled work is given ``{kind: failed, error: Canceled}``
+    (the seed's way of reporting it) instead of ``{kind: canceled}`` (a profile's completion
+    policy)."""
+    return profiles_changed(lambda profile: profile.evolve(completion=_CanceledAsFailed()))
+
+
+@attrs.frozen
+class _OneMoreAttempt(RetryPolicy):
+    def will_retry(
+        self, behavior: RetryBehavior | None, attempts: int, non_retryable: bool
+    ) -> bool:
+        return behavior is not None and not non_retryable and attempts < behavior.max_attempts + 1
+
+
+def one_attempt_too_many() -> contextlib.AbstractContextManager[None]:
+    """RTY-4: a failed attempt is retried while ``attempts < max_attempts + 1`` (a profile's
+    retry policy)."""
+    return profiles_changed(lambda profile: profile.evolve(retries=_OneMoreAttempt()))
+
+
+@attrs.frozen
+class _RetriesAnyError(RetryPolicy):
+    def will_retry(
+        self, behavior: RetryBehavior | None, attempts: int, non_retryable: bool
+    ) -> bool:
+        return super().will_retry(behavior, attempts, False)
+
+
+def non_retryable_error_retried() -> contextlib.AbstractContextManager[None]:
+    """RTY-4: an attempt that raised NonRetryableError is retried like any other failure (a
+    profile's retry policy)."""
+    return profiles_changed(lambda profile: profile.evolve(retries=_RetriesAnyError()))
+
+
+@attrs.frozen
+class _WideJitter(RetryPolicy):
+    def jitter(self, u: float) -> float:
+        return JITTER_LOW + 1.5 * u
+
+
+def jitter_outside_range() -> contextlib.AbstractContextManager[None]:
     """RTY-2: the retry jitter factor is ``0.5 + 1.5 * u``, in [0.5, 2.0) instead of
-    [0.5, 1.5); the trace still records the draw ``u``."""
-    original = World.draw
-
-    def draw(self: World, purpose: str) -> float:
-        value = original(self, purpose)
-        return value * 1.5 if purpose.startswith("retry jitter") else value
-
-    with patch.object(World, "draw", draw):
-        yield
+    [0.5, 1.5); the trace still records the draw ``u`` (a profile's retry policy)."""
+    return profiles_changed(lambda profile: profile.evolve(retries=_WideJitter()))
 
 
-@contextlib.contextmanager
-def retry_starts_one_ms_early() -> Iterator[None]:
-    """RTY-2: a retry becomes startable 1 ms before the ``retryAt`` its event announced."""
-    original = StartQueue.add
+@attrs.frozen
+class _EarlyRetries(Eligibility):
+    base: Eligibility = attrs.field(factory=Eligibility)
 
-    def add(self: StartQueue[Any], item: Any) -> None:
-        if (
-            isinstance(item, WorkRecord)
-            and item.state is State.RETRYING
-            and item.eligible_at > self._clock.now
-        ):
-            item.eligible_at -= 1
-        original(self, item)
+    def eligible_at(self, requested: int | None, now: int) -> tuple[int, str | None]:
+        return self.base.eligible_at(requested, now)
 
-    with patch.object(StartQueue, "add", add):
-        yield
+    def retry_eligible_at(self, failed_at: int, delay_ms: int) -> int:
+        return failed_at + delay_ms - 1 if delay_ms > 0 else failed_at
+
+
+def retry_starts_one_ms_early() -> contextlib.AbstractContextManager[None]:
+    """RTY-2: a retry becomes startable 1 ms before the ``retryAt`` its event announced (a
+    profile's eligibility)."""
+    return profiles_changed(
+        lambda profile: profile.evolve(eligibility=_EarlyRetries(base=profile.eligibility))
+    )
 
 
 @contextlib.contextmanager
 def retry_holds_its_slot() -> Iterator[None]:
     """RTY-3: work waiting to retry keeps the slot of its failed attempt until it restarts
     (or is canceled)."""
-    original_retry = Workpool._retry
-    original_start = Workpool._start
-    original_cancel = Workpool._cancel
+    original_wait = Workpool._wait_to_retry
+    original_launch = Workpool._launch
+    original_finish = Workpool._finish
 
-    def retry(self: Workpool, record: WorkRecord, error: str) -> None:
-        original_retry(self, record, error)
-        if record.state is State.RETRYING:
-            self._running += 1
+    def wait(self: Workpool, record: WorkRecord, source: State, event: str, run: Any) -> None:
+        original_wait(self, record, source, event, run)
+        self._running += 1
 
-    def start(self: Workpool, record: WorkRecord) -> None:
-        if record.state is State.RETRYING:
+    def launch(self: Workpool, record: WorkRecord, source: State, event: str, run: Any) -> None:
+        if source is RETRYING:
             self._running -= 1
-        original_start(self, record)
+        original_launch(self, record, source, event, run)
 
-    def cancel(self: Workpool, n: int) -> None:
-        record = self._records.get(n)
-        if record is not None and record.state is State.RETRYING:
+    def finish(self: Workpool, record: WorkRecord, source: State, event: str, run: Any) -> None:
+        if source is RETRYING:
             self._running -= 1
-        original_cancel(self, n)
+        original_finish(self, record, source, event, run)
 
     with (
-        patch.object(Workpool, "_retry", retry),
-        patch.object(Workpool, "_start", start),
-        patch.object(Workpool, "_cancel", cancel),
+        patch.object(Workpool, "_wait_to_retry", wait),
+        patch.object(Workpool, "_launch", launch),
+        patch.object(Workpool, "_finish", finish),
     ):
         yield
 
 
-@contextlib.contextmanager
-def paused_pool_still_starts() -> Iterator[None]:
-    """PAR-2: a pool whose ``max_parallelism`` is 0 still runs one attempt at a time."""
-
-    def has_room(self: Workpool) -> bool:
-        return self._running < max(self.options.max_parallelism, 1)
-
-    with patch.object(Workpool, "_has_room", has_room):
-        yield
+def paused_pool_still_starts() -> contextlib.AbstractContextManager[None]:
+    """PAR-2: a pool whose ``max_parallelism`` is 0 still runs one attempt at a time (a
+    profile's slot policy)."""
+    rule = RoomRule(lambda running, limit: running < max(limit, 1))
+    return profiles_changed(lambda profile: profile.evolve(slots=rule))
 
 
-@contextlib.contextmanager
-def cancel_stops_running_work() -> Iterator[None]:
+def cancel_stops_running_work() -> contextlib.AbstractContextManager[None]:
     """CAN-6: in the current profile, cancel of running work abandons the attempt and ends the
-    work canceled at once (as the seed profile does)."""
-    original = Workpool._cancel
-
-    def cancel(self: Workpool, n: int) -> None:
-        record = self._records.get(n)
-        if self.profile != "current" or record is None or record.state is not State.RUNNING:
-            original(self, n)
-            return
-        run = record.run
-        assert run is not None
-        self._runtime.abandon(run)
-        self._end_attempt(record)
-        record.state = State.CANCELED
-        data = {"attempt": record.attempts, "wasRunning": True}
-        self._finish_terminal(record, "Canceled", "canceled", data)
-
-    with patch.object(Workpool, "_cancel", cancel):
-        yield
+    work canceled at once, as the seed profile does (the seed's row in the current table)."""
+    abandon = next(
+        row for row in TRANSITIONS
+        if (row.source, row.trigger) == (RUNNING, Trigger.CANCEL) and row.effect is Effect.ABANDON
+    )
+    return profiles_changed(lambda profile: with_rows(profile, abandon))
 
 
-@contextlib.contextmanager
-def retried_after_cancel_requested() -> Iterator[None]:
+def retried_after_cancel_requested() -> contextlib.AbstractContextManager[None]:
     """CAN-6: a failed attempt of work asked to cancel while it ran is retried as if no cancel
-    had been asked."""
-    original = Workpool._on_done
+    had been asked (a row of the current table)."""
+    row = Transition(
+        source=CANCELING, trigger=Trigger.RETRY, target=RETRYING, event="retrying",
+        effect=Effect.WAIT,
+    )
 
-    def on_done(self: Workpool, run: Run) -> None:
-        record: WorkRecord = run.token
-        if record.state is State.CANCELING and not run.ok:
-            record.state = State.RUNNING
-        original(self, run)
+    def change(profile: Any) -> Any:
+        allowed = profile.lifecycle.allowed(CANCELING, Trigger.RETRY)
+        return with_rows(profile, row) if allowed else profile
 
-    with patch.object(Workpool, "_on_done", on_done):
-        yield
-
-
-@contextlib.contextmanager
-def on_complete_sees_canceled_as_failed() -> Iterator[None]:
-    """ONC-3: ``on_complete`` of canceled work is given ``{kind: failed, error: Canceled}``
-    (the seed's way of reporting it) instead of ``{kind: canceled}``."""
-    original = Workpool._call_on_complete
-
-    def call_on_complete(self: Workpool, payload: OnCompletePayload) -> None:
-        fdef, work_id, context, result = payload
-        if result["kind"] == "canceled":
-            result = {"kind": "failed", "error": "Canceled"}
-        original(self, (fdef, work_id, context, result))
-
-    with patch.object(Workpool, "_call_on_complete", call_on_complete):
-        yield
+    return profiles_changed(change)
 
 
 @contextlib.contextmanager
 def status_forgets_attempts_while_retrying() -> Iterator[None]:
-    """STS-5: work waiting to retry reads ``pending`` with ``previousAttempts`` 0."""
+    """STS-5: work waiting to retry reads ``pending`` with ``previousAttempts`` 0 in
+    ``current_status``, the current API's view (which is not the profile's to choose)."""
     original = Workpool.current_status
 
     def current_status(self: Workpool, work_id: str) -> CurrentStatus:
@@ -253,11 +228,10 @@ def status_forgets_attempts_while_retrying() -> Iterator[None]:
 def cancel_all_skips_retrying_work() -> Iterator[None]:
     """CAN-7: ``cancel_all`` cancels pending and running work but not work between attempts."""
 
-    def cancel_all(self: Workpool) -> None:
-        for n in sorted(self._records, reverse=True):
-            record = self._records.get(n)
-            if record is not None and record.state in (State.PENDING, State.RUNNING):
-                self._cancel(n)
+    def cancel_all(self: Cancels) -> None:
+        for record in self._items.newest_first():
+            if record.state in (PENDING, RUNNING):
+                self._apply(record, Trigger.CANCEL)
 
-    with patch.object(Workpool, "_cancel_all", cancel_all):
+    with patch.object(Cancels, "cancel_all", cancel_all):
         yield

@@ -32,7 +32,7 @@ from refmodel import (
     Workpool,
     World,
 )
-from refmodel.workpool.pool import YEAR_MS
+from refmodel.constants import YEAR_MS
 from tests.spec import checks
 
 Event = tuple[int, str, str | None]

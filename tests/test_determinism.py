@@ -132,7 +132,7 @@ def ticking_world(seed: int) -> World:
     @world.action("tick")
     async def tick(ctx: ActionCtx, args: dict[str, Any]) -> float:
         await ctx.sleep(int(args["ms"]))
-        return ctx.world.draw("after tick")
+        return world.draw("after tick")
 
     for i in range(10):
         pool.enqueue_action(world.client, tick, {"ms": 10 * (i % 3)})

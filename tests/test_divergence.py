@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from refmodel import (
+    CURRENT_PROFILE,
     PROFILES,
+    SEED_PROFILE,
     ActionCtx,
     InvalidArgument,
     InvalidType,
@@ -47,11 +49,13 @@ def test_the_profile_is_seed_by_default_and_current_on_request() -> None:
     current = World(profile="current")
 
     assert PROFILES == ("seed", "current")
-    assert (default.profile, current.profile) == ("seed", "current")
+    assert (default.profile, current.profile) == (SEED_PROFILE, CURRENT_PROFILE)
+    assert (default.profile.name, current.profile.name) == ("seed", "current")
     assert current.trace[0].data["profile"] == "current"
     assert default.trace[0].data["profile"] == "seed"
-    assert current.pool("p").profile == "current"
-    assert default.pool("p", max_parallelism=1).profile == "seed"
+    assert current.pool("p").profile is CURRENT_PROFILE
+    assert default.pool("p", max_parallelism=1).profile is SEED_PROFILE
+    assert World(profile=CURRENT_PROFILE).profile is CURRENT_PROFILE
 
 
 @pytest.mark.parametrize(
@@ -61,8 +65,10 @@ def test_the_profile_is_seed_by_default_and_current_on_request() -> None:
         ("Current", InvalidArgument,
          "unknown profile 'Current': choose one of ['seed', 'current']"),
         ("", InvalidArgument, "unknown profile '': choose one of ['seed', 'current']"),
-        (bad(None), InvalidType, "profile must be a str, one of ['seed', 'current']; got None"),
-        (bad(1), InvalidType, "profile must be a str, one of ['seed', 'current']; got 1"),
+        (bad(None), InvalidType,
+         "profile must be a str, one of ['seed', 'current'], or a Profile; got None"),
+        (bad(1), InvalidType,
+         "profile must be a str, one of ['seed', 'current'], or a Profile; got 1"),
     ],
 )
 @checks("PRF-1", "ERR-1")

@@ -222,9 +222,10 @@ def test_mermaid_diagram_of_each_profile_lists_its_rows() -> None:
 def test_markdown_has_the_table_the_terminal_states_and_a_diagram_per_profile() -> None:
     text = markdown()
     assert text.startswith("# Work item lifecycle\n")
-    assert "| from | trigger | to | profiles |\n" in text
-    assert "| `running` | `timeout` | `timed_out` | seed |\n" in text
-    assert "| `pending` | `start` | `running` | seed, current |\n" in text
+    assert "| from | trigger | to | event | effect | profiles |\n" in text
+    assert "| `running` | `timeout` | `timed_out` | `timed_out` | abandon | seed |\n" in text
+    assert "| `pending` | `start` | `running` | `started` | launch | seed, current |\n" in text
+    assert "| `running` | `cancel` | `canceling` | `cancel_requested` | note | current |\n" in text
     assert "Terminal states: `succeeded`, `failed`, `canceled`, `timed_out`." in text
     for profile in BOTH:
         assert f"## Profile `{profile}`\n\n```mermaid\n{mermaid(profile)}\n```\n" in text

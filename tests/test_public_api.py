@@ -16,7 +16,9 @@ import refmodel
 from tests.spec import checks
 
 PUBLIC_API = [
+    "CURRENT_PROFILE",
     "PROFILES",
+    "SEED_PROFILE",
     "ActionCtx",
     "CallFailed",
     "CallHandle",
@@ -24,6 +26,7 @@ PUBLIC_API = [
     "ConflictError",
     "CurrentStatus",
     "EmptySchedule",
+    "Ending",
     "ForeignWorkId",
     "FunctionKind",
     "FunctionRef",
@@ -40,6 +43,7 @@ PUBLIC_API = [
     "PoolOptions",
     "PoolScheduler",
     "PoolStatistics",
+    "Profile",
     "QueryCtx",
     "RefmodelError",
     "RetryBehavior",

@@ -12,7 +12,7 @@ from unittest import mock
 
 import pytest
 
-import refmodel.workpool.pool
+import refmodel.workpool.items
 from refmodel import (
     ActionCtx,
     CallFailed,
@@ -357,8 +357,8 @@ def test_an_exception_raised_in_the_models_own_code_propagates_to_the_driver() -
     enqueue_later = _enqueue_after_a_sleep(world, pool)
     handle = world.run_action(enqueue_later)
 
-    with mock.patch.dict(refmodel.workpool.pool._KIND_CODE, clear=True), pytest.raises(KeyError):
-        world.run_until_idle()  # pool.py looks the kind up in the emptied table: KeyError.
+    with mock.patch.dict(refmodel.workpool.items._KIND_CODE, clear=True), pytest.raises(KeyError):
+        world.run_until_idle()  # items.py looks the kind up in the emptied table: KeyError.
 
     assert not handle.done
     assert _events(world, "call_failed", "call_succeeded") == []

@@ -1325,6 +1325,12 @@ def test_machine_catches_work_ignoring_run_at() -> None:
     assert machine_failure(broken.ignores_run_at).startswith("AssertionError: ORD-2:")
 
 
+@checks("ENQ-4")
+def test_machine_catches_a_profile_whose_eligibility_ignores_run_at() -> None:
+    failure = machine_failure(broken.eligibility_ignores_run_at)
+    assert failure.startswith("AssertionError: ENQ-4:"), failure
+
+
 @checks("CAN-1")
 def test_machine_catches_a_dropped_cancel_of_pending_work() -> None:
     assert machine_failure(broken.cancel_of_pending_ignored).startswith("AssertionError: CAN-1:")

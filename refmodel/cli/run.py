@@ -77,7 +77,8 @@ def summary(session: object, until: int | None) -> str:
         why = f"the workload was over at {ms(world.now)}"
     else:
         why = f"nothing was left to run at {ms(world.now)}"
-    lines = [f"{name}: profile {world.profile}, seed {world.seed}; {player.moves} moves; {why}"]
+    head = f"{name}: profile {world.profile.name}, seed {world.seed}"
+    lines = [f"{head}; {player.moves} moves; {why}"]
     ended: dict[str, Counter[str]] = {name: Counter() for name in world.pools}
     lags: dict[str, list[tuple[int, str]]] = {name: [] for name in world.pools}
     enqueued: Counter[str] = Counter()

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from refmodel.errors import UnknownWorkId, WorkEvicted
 from refmodel.trace import TraceEvent
@@ -34,7 +34,24 @@ from refmodel.workpool.lifecycle import CANCELING, PENDING, RETRYING, RUNNING, S
 from refmodel.workpool.options import RetryBehavior
 from refmodel.workpool.pool import Workpool
 from refmodel.workpool.status import WorkInfo
-from refmodel.world import World
+
+
+class World(Protocol):
+    """What an explanation reads of a world (:class:`refmodel.World` is one): its pools and
+    its trace. A protocol rather than the class, so that ``World.explain`` can delegate here
+    without an import circle."""
+
+    @property
+    def pools(self) -> Mapping[str, Workpool]: ...
+
+    @property
+    def memory(self) -> Any: ...
+
+    @property
+    def trace(self) -> list[TraceEvent]: ...
+
+    @property
+    def now(self) -> int: ...
 
 Future = Callable[[], Iterable[TraceEvent]]
 """Returns the events that will follow from the current point, in trace order (lazily)."""

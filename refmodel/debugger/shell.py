@@ -179,7 +179,7 @@ class Debugger(cmd.Cmd):
         recipe = self.session.recipe
         name = recipe.scenario.name if recipe is not None and recipe.scenario else "a world"
         rewind = "" if self.session.rebuildable else " (stepping only: it cannot be rebuilt)"
-        return f"{name}, profile {world.profile}, seed {world.seed}{rewind}"
+        return f"{name}, profile {world.profile.name}, seed {world.seed}{rewind}"
 
     def _where(self) -> str:
         player = self.session.player

@@ -13,6 +13,12 @@ Deadlines that come in large numbers and in (nearly) increasing order, such as t
 evictions, live in a :class:`TimerQueue`: a deque that keeps a single entry armed in the heap.
 This keeps the heap as small as the number of things in flight, so the cost of an event stays
 flat however much work is queued.
+
+The clock also runs the loop (:meth:`Clock.run`): pop the next event, move ``now`` to it, call
+it, until a time bound, a step limit, or (for ``run_until_idle``) the moment nothing is
+:attr:`~Clock.busy`. Whoever owns work that the world must wait for (a pool's items, the plain
+scheduler's functions, a driver's calls, onComplete calls) counts it in ``busy`` while it is
+pending or running.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from refmodel.errors import EmptySchedule
+from refmodel.errors import EmptySchedule, StepLimitExceeded
 
 T = TypeVar("T")
 
@@ -50,16 +56,21 @@ Entry = tuple[int, int, int, Action, Any]
 
 
 class Clock:
-    """The event queue and the current virtual time.
+    """The event queue, the current virtual time, and the loop that runs events.
 
     Attributes:
-        now: the current virtual time in ms. Only :meth:`pop` moves it.
+        now: the current virtual time in ms. Only :meth:`pop`, :meth:`run` and
+            :meth:`advance_to` move it.
+        busy: how many things the world must wait for are pending or running (work items,
+            scheduled functions, driver calls, onComplete calls). Their owners add one when
+            such a thing begins and take one away when it ends.
     """
 
-    __slots__ = ("_heap", "_seq", "now")
+    __slots__ = ("_heap", "_seq", "busy", "now")
 
     def __init__(self, epoch: int = 0) -> None:
         self.now: int = epoch
+        self.busy = 0
         self._heap: list[Entry] = []
         self._seq = 0
 
@@ -92,6 +103,35 @@ class Clock:
         entry = heapq.heappop(self._heap)
         self.now = entry[0]
         return entry
+
+    def advance_to(self, time: int) -> None:
+        """Move the clock to ``time`` with nothing to run on the way (``run_until``'s end).
+
+        ``time`` must not be before :attr:`now` nor after the next event.
+        """
+        assert self.now <= time <= self.peek(), (self.now, time, self.peek())
+        self.now = time
+
+    def run(self, before: float, until_idle: bool, limit: float, goal: str) -> None:
+        """The loop: run events earlier than ``before`` (and, with ``until_idle``, only while
+        :attr:`busy`), one at a time in ``(time, phase, seq)`` order.
+
+        Raises:
+            StepLimitExceeded: ``limit`` events ran first; the clock is at the last one.
+        """
+        heap = self._heap
+        pop = heapq.heappop
+        steps = 0
+        # Kept flat: this is the hot path of every simulation.
+        while heap and heap[0][0] < before and (self.busy or not until_idle):
+            if steps >= limit:
+                raise StepLimitExceeded(
+                    f"stopped after {steps} events at {self.now} ms before {goal}"
+                )
+            entry = pop(heap)
+            self.now = entry[0]
+            entry[3](entry[4])
+            steps += 1
 
     def __len__(self) -> int:
         return len(self._heap)

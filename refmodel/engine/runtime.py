@@ -1,23 +1,33 @@
 """The runtime: how the world runs actions, mutations and queries on the virtual clock.
 
 Theory of operation. Running a function is a :class:`Run`. An action's handler is an
-``async def`` coroutine that the runtime drives itself, without asyncio: it calls
+``async def`` coroutine that the runtime drives itself, without asyncio (rule EXE-1: what it
+returns is its result, what it raises its error): it calls
 ``coroutine.send`` and gets back the *request* the action awaited (:class:`Sleep`,
 :class:`Call`, or a pool's wait for a result). A request either answers at once, and the
 runtime sends the answer straight back in, or it leaves the run suspended until a clock event
 or another run's completion resumes it. A mutation's handler runs at its start against a
 :class:`~refmodel.engine.store.Transaction`; its writes and its other effects (enqueues, scheduled
 functions) are buffered and applied when it commits ``duration_ms`` later, unless it conflicts
-(rule OCC-2). A query runs at once on a read-only transaction.
+(rule OCC-2). A query runs at once on a read-only transaction. A mutation is a transaction:
+all of its writes and effects apply at its commit, or none do (rule EXE-2).
 
 When a run ends, its owner's ``on_done(run)`` is called with the outcome stored on the run. A
 run can be *abandoned* (timeouts and seed-profile cancels, rules TMO-2 and CAN-2): its
 coroutine is closed, its commit discarded, its buffered effects aborted, and ``on_done`` is
 never called.
 
+A declared action (:class:`~refmodel.engine.functions.Declared`) needs no coroutine: at its
+start the runtime asks its plan for the attempt's duration and ending, and schedules its end
+where a coroutine's wake-up from ``await ctx.sleep(duration)`` would be.
+
 What user code raises becomes the run's error message. What the *model* raises is not user
 data: an exception raised from inside refmodel's own code that is not one of its deliberate
 errors propagates to whoever drives the simulation (rule EXE-4).
+
+The runtime knows nothing of pools: their runs are ordinary runs whose ``token`` is the pool's
+own record, and the plain scheduler reaches contexts through the small :class:`Scheduling`
+interface it implements.
 """
 
 from __future__ import annotations
@@ -25,11 +35,20 @@ from __future__ import annotations
 import enum
 import os
 from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from refmodel.engine.clock import Phase
-from refmodel.engine.functions import FunctionDef, FunctionKind, FunctionRef
-from refmodel.engine.store import Transaction
+from refmodel.engine.clock import Clock, Phase
+from refmodel.engine.functions import (
+    Declared,
+    Ending,
+    FunctionDef,
+    FunctionKind,
+    FunctionRef,
+    Registry,
+    check_ending,
+)
+from refmodel.engine.store import Store, Transaction
+from refmodel.engine.tracer import Tracer
 from refmodel.errors import (
     ConflictError,
     InvalidType,
@@ -38,14 +57,30 @@ from refmodel.errors import (
     RefmodelError,
 )
 from refmodel.values import check_args, check_time, copy_json, short
-from refmodel.workpool.lifecycle import IllegalTransition
-
-if TYPE_CHECKING:
-    from refmodel.engine.scheduler import Scheduler
-    from refmodel.world import World
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # refmodel/
 _RESUME = int(Phase.RESUME)
+
+
+class ModelFault(RefmodelError, AssertionError):
+    """Base of the errors the model raises about itself: a bug of the model, never a user
+    error (rule EXE-4). :class:`~refmodel.workpool.lifecycle.IllegalTransition` is one."""
+
+
+class Scheduling(Protocol):
+    """What a context needs of the plain scheduler (``ctx.scheduler``)."""
+
+    def run_after(self, ctx: Any, delay_ms: int, fn: FunctionRef | str, args: Any = None) -> str:
+        """Schedule ``fn`` ``delay_ms`` from now; return its id."""
+        ...
+
+    def run_at(self, ctx: Any, time: int, fn: FunctionRef | str, args: Any = None) -> str:
+        """Schedule ``fn`` at virtual ``time``; return its id."""
+        ...
+
+    def cancel(self, ctx: Any, scheduled_id: str) -> None:
+        """Cancel a pending scheduled function."""
+        ...
 
 
 class CallFailed(RefmodelError):
@@ -66,6 +101,8 @@ class Run:
 
     Attributes:
         fdef: the function.
+        args: its arguments (the run's own copy).
+        attempt: which attempt this is, from 1 (what a pool's retries count).
         state: ACTIVE, DONE or ABANDONED.
         ok: after DONE, whether it returned (``True``) or threw.
         value: after a successful DONE, the return value (a private JSON-like copy).
@@ -74,38 +111,32 @@ class Run:
         token: whatever the owner attached (a pool's work record, a parent run, ...).
     """
 
-    __slots__ = (
-        "args",
-        "coro",
-        "effects",
-        "error",
-        "fdef",
-        "non_retryable",
-        "ok",
-        "on_done",
-        "state",
-        "token",
-        "txn",
-        "value",
-        "waiting_on",
-    )
+    # The fields a run starts with are its class's (a run sets only what it changes: a run is
+    # made per attempt, and most never use most of these).
+    state: RunState = RunState.ACTIVE
+    ok: bool = False
+    value: Any = None
+    error: str | None = None
+    non_retryable: bool = False
+    coro: Any = None
+    ending: Ending | None = None
+    txn: Transaction | None = None
+    effects: list[tuple[Callable[[], None], Callable[[], None]]] | None = None
+    waiting_on: Any = None
 
     def __init__(
-        self, fdef: FunctionDef, args: dict[str, Any], on_done: Callable[[Run], None], token: Any
+        self,
+        fdef: FunctionDef,
+        args: dict[str, Any],
+        on_done: Callable[[Run], None],
+        token: Any,
+        attempt: int = 1,
     ) -> None:
         self.fdef = fdef
         self.args = args
         self.on_done = on_done
         self.token = token
-        self.state = RunState.ACTIVE
-        self.ok = False
-        self.value: Any = None
-        self.error: str | None = None
-        self.non_retryable = False
-        self.coro: Any = None
-        self.txn: Transaction | None = None
-        self.effects: list[tuple[Callable[[], None], Callable[[], None]]] = []
-        self.waiting_on: Any = None
+        self.attempt = attempt
 
 
 class _Pending:
@@ -178,11 +209,12 @@ def raised_by_model(exc: BaseException) -> bool:
     """Whether ``exc`` is a bug of the model rather than something user code raised.
 
     Deliberate refmodel errors (bad input, results, conflicts) are user-visible; anything else
-    whose innermost frame is refmodel's own code, and any illegal lifecycle transition, is a
-    model bug (rule EXE-4). Modules of refmodel that host user functions (the examples, the
-    declarative scenarios) set ``__refmodel_user_code__ = True`` and count as user code.
+    whose innermost frame is refmodel's own code, and any :class:`ModelFault` (such as an
+    illegal lifecycle transition), is a model bug (rule EXE-4). Modules of refmodel that host
+    user functions (the examples, the declarative scenarios) set
+    ``__refmodel_user_code__ = True`` and count as user code.
     """
-    if isinstance(exc, IllegalTransition):
+    if isinstance(exc, ModelFault):
         return True
     if isinstance(exc, RefmodelError):
         return False
@@ -200,21 +232,34 @@ def raised_by_model(exc: BaseException) -> bool:
 
 
 class Runtime:
-    """Starts, drives, commits and abandons runs for one world."""
+    """Starts, drives, commits and abandons runs for one world.
 
-    def __init__(self, world: World) -> None:
-        self.world = world
-        self.clock = world.clock
-        self.store = world.store
+    Attributes:
+        clock, tracer, store, registry: the world's.
+        scheduler: the plain scheduler that contexts expose as ``ctx.scheduler`` (set by the
+            world once it is made).
+    """
+
+    def __init__(self, clock: Clock, tracer: Tracer, store: Store, registry: Registry) -> None:
+        self.clock = clock
+        self.tracer = tracer
+        self.store = store
+        self.registry = registry
+        self.scheduler: Scheduling | None = None
         self._calls = 0
 
     # Launching -----------------------------------------------------------------------------
 
     def launch(self, run: Run) -> None:
         """Start ``run`` now. ``on_done`` may be called before this returns."""
-        kind = run.fdef.ref.kind
+        fdef = run.fdef
+        kind = fdef.ref.kind
         if kind is FunctionKind.ACTION:
-            self._start_action(run)
+            declared = fdef.declared
+            if declared is None:
+                self._start_action(run)
+            else:
+                self._start_declared(run, declared)
         elif kind is FunctionKind.MUTATION:
             self._start_mutation(run)
         else:
@@ -226,17 +271,17 @@ class Runtime:
         """Start a function call that belongs to no pool, traced as ``call_*`` events."""
         self._calls += 1
         call_id = f"call/{self._calls}"
-        world = self.world
+        tracer = self.tracer
         name = fdef.ref.name
-        if world._tracing:
-            world._emit("call_started", None, call_id, {"fn": name, "kind": fdef.ref.kind.value})
+        if tracer.tracing:
+            tracer.emit("call_started", None, call_id, {"fn": name, "kind": fdef.ref.kind.value})
 
         def done(run: Run) -> None:
-            if world._tracing:
+            if tracer.tracing:
                 if run.ok:
-                    world._emit("call_succeeded", None, call_id, {"fn": name, "result": run.value})
+                    tracer.emit("call_succeeded", None, call_id, {"fn": name, "result": run.value})
                 else:
-                    world._emit("call_failed", None, call_id, {"fn": name, "error": run.error})
+                    tracer.emit("call_failed", None, call_id, {"fn": name, "error": run.error})
             on_done(run)
 
         run = Run(fdef, args, done, token)
@@ -248,9 +293,7 @@ class Runtime:
         if run.state is not RunState.ACTIVE:
             return
         run.state = RunState.ABANDONED
-        for _, abort in run.effects:
-            abort()
-        run.effects = []
+        self._discard(run)
         coro = run.coro
         if coro is not None:
             # close() runs the action's finally blocks: what they raise, or an action that
@@ -274,12 +317,63 @@ class Runtime:
         run.error = error
         run.on_done(run)
 
+    # Declared actions ----------------------------------------------------------------------
+
+    def _start_declared(self, run: Run, declared: Declared) -> None:
+        """Plan a declared action's attempt: its end comes ``duration`` ms from now, where a
+        coroutine's wake-up from ``await ctx.sleep(duration)`` would."""
+        duration = declared.duration_ms
+        ending = declared.ending
+        try:
+            if callable(duration):
+                duration = duration(run.args, run.attempt)
+                if type(duration) is not int or duration < 0:
+                    check_time(duration, "duration_ms")
+            if not isinstance(ending, Ending):
+                ending = check_ending(ending(run.args, run.attempt), "ending")
+        except Exception as exc:  # Like an action that raises before its first await.
+            if raised_by_model(exc):
+                raise
+            self._fail(run, exc)
+            return
+        run.ending = ending
+        clock = self.clock
+        if duration == 0:
+            self._end_declared(run)
+        else:
+            clock.schedule(clock.now + duration, _RESUME, self._end_declared, run)
+
+    def _end_declared(self, run: Run) -> None:
+        ending = run.ending
+        if run.state is not RunState.ACTIVE or ending is None:
+            return  # Abandoned before its end.
+        kind = ending.kind
+        if kind == "returns":
+            value = ending.value
+            if value is None:  # The common end, kept short: _finish, written out.
+                run.state = RunState.DONE
+                run.ok = True
+                run.on_done(run)
+                return
+            try:
+                value = copy_json(value, "return value")
+            except InvalidType as bad:
+                self._finish(run, False, None, error_message(bad))
+                return
+            self._finish(run, True, value, None)
+        elif kind == "throws":
+            run.non_retryable = not ending.retryable
+            self._finish(run, False, None, ending.value)
+        # "hangs": nothing ends it but a timeout or a cancel.
+
     # Actions -------------------------------------------------------------------------------
 
     def _start_action(self, run: Run) -> None:
-        ctx = ActionCtx(self.world, run)
+        ctx = ActionCtx(self, run)
+        handler = run.fdef.handler
+        assert handler is not None  # Only declared actions have none.
         try:
-            run.coro = run.fdef.handler(ctx, run.args)
+            run.coro = handler(ctx, run.args)
         except Exception as exc:  # Raised before the first await.
             if raised_by_model(exc):
                 raise
@@ -343,9 +437,11 @@ class Runtime:
     def _start_mutation(self, run: Run) -> None:
         txn = self.store.begin(self.clock.now)
         run.txn = txn
-        ctx = MutationCtx(self.world, run, txn)
+        ctx = MutationCtx(self, run, txn)
+        handler = run.fdef.handler
+        assert handler is not None
         try:
-            result = run.fdef.handler(ctx, run.args)
+            result = handler(ctx, run.args)
             if result is not None:
                 result = copy_json(result, "return value")
         except Exception as exc:
@@ -378,11 +474,11 @@ class Runtime:
             return  # Abandoned while it ran: its commit never happens (rule TMO-2).
         txn = run.txn
         assert txn is not None
-        world = self.world
+        tracer = self.tracer
         clash = txn.conflict()
         if clash is not None:
-            if world._tracing:
-                world._emit("conflict", None, None, {"fn": run.fdef.ref.name, "doc": clash})
+            if tracer.tracing:
+                tracer.emit("conflict", None, None, {"fn": run.fdef.ref.name, "doc": clash})
             self._discard(run)
             message = (
                 f"OCC conflict: {clash!r}, read by mutation {run.fdef.ref.name!r}, was "
@@ -391,24 +487,28 @@ class Runtime:
             self._finish(run, False, None, error_message(ConflictError(message)))
             return
         txn.commit()
-        effects = run.effects
-        run.effects = []
+        effects = run.effects or []
+        run.effects = None
         for apply, _ in effects:
             apply()
-        if world._tracing and (txn.writes or effects):
-            world._emit("committed", None, None, {"fn": run.fdef.ref.name, "writes": txn.writes})
+        if tracer.tracing and (txn.writes or effects):
+            tracer.emit("committed", None, None, {"fn": run.fdef.ref.name, "writes": txn.writes})
         self._finish(run, True, run.value, None)
 
     def _discard(self, run: Run) -> None:
-        for _, abort in run.effects:
-            abort()
-        run.effects = []
+        effects = run.effects
+        if effects:
+            run.effects = None
+            for _, abort in effects:
+                abort()
 
     def _run_query(self, run: Run) -> None:
         txn = self.store.begin(self.clock.now, read_only=True)
-        ctx = QueryCtx(self.world, txn)
+        ctx = QueryCtx(self, txn)
+        handler = run.fdef.handler
+        assert handler is not None
         try:
-            result = run.fdef.handler(ctx, run.args)
+            result = handler(ctx, run.args)
             if result is not None:
                 result = copy_json(result, "return value")
         except Exception as exc:
@@ -427,7 +527,7 @@ class SchedulerView:
 
     __slots__ = ("_ctx", "_scheduler")
 
-    def __init__(self, scheduler: Scheduler, ctx: Ctx) -> None:
+    def __init__(self, scheduler: Scheduling, ctx: Ctx) -> None:
         self._scheduler = scheduler
         self._ctx = ctx
 
@@ -445,17 +545,17 @@ class SchedulerView:
 
 
 class _BaseCtx:
-    """What every context has: the world and its current time."""
+    """What every context has: the world's runtime and the current time."""
 
-    __slots__ = ("world",)
+    __slots__ = ("_runtime",)
 
-    def __init__(self, world: World) -> None:
-        self.world = world
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
 
     @property
     def now(self) -> int:
         """The current virtual time in ms (for a mutation: its start, when its handler runs)."""
-        return self.world.clock.now
+        return self._runtime.clock.now
 
 
 class _SchedulingCtx(_BaseCtx):
@@ -466,7 +566,9 @@ class _SchedulingCtx(_BaseCtx):
     @property
     def scheduler(self) -> SchedulerView:
         """The plain scheduler (from a mutation, what it schedules happens at its commit)."""
-        return SchedulerView(self.world.scheduler, self)  # type: ignore[arg-type]
+        scheduler = self._runtime.scheduler
+        assert scheduler is not None, "the world sets its scheduler when it is made"
+        return SchedulerView(scheduler, self)  # type: ignore[arg-type]
 
 
 class ClientCtx(_SchedulingCtx):
@@ -486,8 +588,8 @@ class ActionCtx(_SchedulingCtx):
 
     __slots__ = ("_run",)
 
-    def __init__(self, world: World, run: Run) -> None:
-        self.world = world
+    def __init__(self, runtime: Runtime, run: Run) -> None:
+        self._runtime = runtime
         self._run = run
 
     def sleep(self, ms: int) -> Sleep:
@@ -509,7 +611,7 @@ class ActionCtx(_SchedulingCtx):
         return self._call(fn, FunctionKind.ACTION, args)
 
     def _call(self, fn: FunctionRef | str, kind: FunctionKind, args: Any) -> Call:
-        fdef = self.world.registry.resolve(fn, kind)
+        fdef = self._runtime.registry.resolve(fn, kind)
         return Call(fdef, check_args({} if args is None else args))
 
     def __repr__(self) -> str:
@@ -521,15 +623,18 @@ class MutationCtx(_SchedulingCtx):
 
     __slots__ = ("_run", "db")
 
-    def __init__(self, world: World, run: Run, txn: Transaction) -> None:
-        self.world = world
+    def __init__(self, runtime: Runtime, run: Run, txn: Transaction) -> None:
+        self._runtime = runtime
         self._run = run
         self.db = txn
 
     def defer(self, apply: Callable[[], None], abort: Callable[[], None]) -> None:
         """Buffer an effect until commit: ``apply`` runs at commit, ``abort`` if it never
         commits (it threw, conflicted, or was abandoned)."""
-        self._run.effects.append((apply, abort))
+        run = self._run
+        if run.effects is None:
+            run.effects = []
+        run.effects.append((apply, abort))
 
     def __repr__(self) -> str:
         return f"MutationCtx({self._run.fdef.ref.name!r})"
@@ -540,8 +645,8 @@ class QueryCtx(_BaseCtx):
 
     __slots__ = ("db",)
 
-    def __init__(self, world: World, txn: Transaction) -> None:
-        self.world = world
+    def __init__(self, runtime: Runtime, txn: Transaction) -> None:
+        self._runtime = runtime
         self.db = txn
 
 

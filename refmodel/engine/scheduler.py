@@ -12,12 +12,12 @@ limit. From a mutation, scheduling and canceling take effect when the mutation c
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
 from refmodel.engine.functions import FunctionDef, FunctionKind, FunctionRef
-from refmodel.engine.runtime import Ctx, MutationCtx, Run, check_ctx
+from refmodel.engine.runtime import Ctx, MutationCtx, Run, Runtime, check_ctx
 from refmodel.engine.startqueue import StartQueue
 from refmodel.errors import InvalidArgument, UnknownScheduledId
 from refmodel.values import check_args, check_int, check_time, parse_number
@@ -25,9 +25,6 @@ from refmodel.values import check_args, check_int, check_time, parse_number
 _ABORTED = 0
 _COMMITTED = 1
 _UNCOMMITTED = 2
-
-if TYPE_CHECKING:
-    from refmodel.world import World
 
 
 class SchedState(enum.Enum):
@@ -50,13 +47,10 @@ _NEXT: dict[tuple[SchedState, str], SchedState] = {
 
 
 class _Scheduled:
-    __slots__ = ("args", "completed_at", "eligible_at", "fdef", "n", "order", "outcome", "state")
+    __slots__ = ("args", "completed_at", "eligible_at", "fdef", "n", "outcome", "state")
 
-    def __init__(
-        self, n: int, fdef: FunctionDef, args: dict[str, Any], due: int, order: int
-    ) -> None:
+    def __init__(self, n: int, fdef: FunctionDef, args: dict[str, Any], due: int) -> None:
         self.n = n
-        self.order = order
         self.fdef = fdef
         self.args = args
         self.eligible_at = due
@@ -78,33 +72,46 @@ class ScheduledFunction:
     error: str | None = None
 
 
+def check_concurrency(concurrency: Any) -> int | None:
+    """Check a ``scheduler_concurrency``: ``None`` (no limit) or an int >= 1 (rule SCH-3)."""
+    if concurrency is not None:
+        check_int(concurrency, "scheduler_concurrency")
+        if concurrency < 1:
+            raise InvalidArgument(
+                f"scheduler_concurrency must be >= 1 or None (no limit), got {concurrency}"
+            )
+    result: int | None = concurrency
+    return result
+
+
 class Scheduler:
-    """The world's plain scheduler."""
+    """The world's plain scheduler.
+
+    Args:
+        runtime: the world's runtime (it runs the functions; its clock, tracer and registry
+            are the world's).
+        concurrency: the most scheduled functions running at once, or ``None``.
+    """
 
     PREFIX = "scheduled/"
 
-    def __init__(self, world: World, concurrency: int | None) -> None:
-        if concurrency is not None:
-            check_int(concurrency, "scheduler_concurrency")
-            if concurrency < 1:
-                raise InvalidArgument(
-                    f"scheduler_concurrency must be >= 1 or None (no limit), got {concurrency}"
-                )
-        self.world = world
-        self.concurrency = concurrency
+    def __init__(self, runtime: Runtime, concurrency: int | None) -> None:
+        self.concurrency = check_concurrency(concurrency)
+        self._runtime = runtime
+        self._clock = runtime.clock
+        self._tracer = runtime.tracer
         self._records: dict[int, _Scheduled] = {}
         self._codes = bytearray()  # Per issued id: committed, uncommitted or aborted.
-        self._inserted = 0  # The order in which schedules took effect (commit order).
         self._running = 0
         self._queue: StartQueue[_Scheduled] = StartQueue(
-            world.clock, _is_pending, self._has_room, self._start
+            runtime.clock, _is_pending, self._has_room, self._start
         )
 
     def run_after(self, ctx: Ctx, delay_ms: int, fn: FunctionRef | str, args: Any = None) -> str:
         """Schedule ``fn`` ``delay_ms`` from now (negative delays are refused; rule ENQ-4)."""
         check_ctx(ctx, "scheduling")
         delay = check_time(delay_ms, "delay_ms")
-        return self._schedule(ctx, self.world.clock.now + delay, fn, args)
+        return self._schedule(ctx, self._clock.now + delay, fn, args)
 
     def run_at(self, ctx: Ctx, time: int, fn: FunctionRef | str, args: Any = None) -> str:
         """Schedule ``fn`` at virtual ``time``; a time in the past means now."""
@@ -113,7 +120,7 @@ class Scheduler:
 
     def _schedule(self, ctx: Ctx, time: int, fn: FunctionRef | str, args: Any) -> str:
         check_ctx(ctx, "scheduling")
-        fdef = self.world.registry.resolve(fn)
+        fdef = self._runtime.registry.resolve(fn)
         if fdef.ref.kind is FunctionKind.QUERY:
             raise InvalidArgument(
                 f"{fdef.ref.name!r} is a query: the scheduler runs actions and mutations only"
@@ -134,15 +141,14 @@ class Scheduler:
 
     def _insert(self, n: int, fdef: FunctionDef, args: dict[str, Any], time: int) -> None:
         self._codes[n - 1] = _COMMITTED
-        world = self.world
-        due = max(time, world.clock.now)
-        self._inserted += 1
-        record = _Scheduled(n, fdef, args, due, self._inserted)
+        clock = self._clock
+        due = max(time, clock.now)
+        record = _Scheduled(n, fdef, args, due)
         self._records[n] = record
-        world._busy += 1
-        if world._tracing:
+        clock.busy += 1
+        if self._tracer.tracing:
             data = {"fn": fdef.ref.name, "runAt": due}
-            world._emit("scheduled", None, self.PREFIX + str(n), data)
+            self._tracer.emit("scheduled", None, self.PREFIX + str(n), data)
         self._queue.add(record)
 
     def cancel(self, ctx: Ctx, scheduled_id: str) -> None:
@@ -163,11 +169,11 @@ class Scheduler:
         if record is None or record.state is not SchedState.PENDING:
             return
         record.state = _NEXT[(record.state, "cancel")]
-        world = self.world
-        record.completed_at = world.clock.now
-        world._busy -= 1
-        if world._tracing:
-            world._emit("sched_canceled", None, self.PREFIX + str(n), {})
+        clock = self._clock
+        record.completed_at = clock.now
+        clock.busy -= 1
+        if self._tracer.tracing:
+            self._tracer.emit("sched_canceled", None, self.PREFIX + str(n), {})
 
     def get(self, scheduled_id: str) -> ScheduledFunction:
         """A snapshot of the scheduled function ``scheduled_id``.
@@ -226,27 +232,27 @@ class Scheduler:
     def _start(self, record: _Scheduled) -> None:
         record.state = _NEXT[(record.state, "start")]
         self._running += 1
-        world = self.world
-        if world._tracing:
-            world._emit("sched_started", None, self.PREFIX + str(record.n), {})
-        world.runtime.launch(Run(record.fdef, record.args, self._on_done, record))
+        if self._tracer.tracing:
+            self._tracer.emit("sched_started", None, self.PREFIX + str(record.n), {})
+        self._runtime.launch(Run(record.fdef, record.args, self._on_done, record))
 
     def _on_done(self, run: Run) -> None:
         record: _Scheduled = run.token
         record.state = _NEXT[(record.state, "succeed" if run.ok else "fail")]
-        world = self.world
-        record.completed_at = world.clock.now
+        clock = self._clock
+        record.completed_at = clock.now
         record.outcome = run.value if run.ok else run.error
         self._running -= 1
-        world._busy -= 1
-        if world._tracing:
+        clock.busy -= 1
+        tracer = self._tracer
+        if tracer.tracing:
             sid = self.PREFIX + str(record.n)
             if run.ok:
-                world._emit("sched_succeeded", None, sid, {"result": run.value})
+                tracer.emit("sched_succeeded", None, sid, {"result": run.value})
             else:
-                world._emit("sched_failed", None, sid, {"error": run.error})
+                tracer.emit("sched_failed", None, sid, {"error": run.error})
         if self.concurrency is not None:
-            self._queue.kick(world.clock.now)
+            self._queue.kick(clock.now)
 
 
 def _is_pending(record: _Scheduled) -> bool:

@@ -4,8 +4,11 @@ Theory of operation. Both pools and the plain scheduler hold work that becomes *
 time (its enqueue instant, or a later ``run_at``) and start it into a bounded number of slots,
 first-in first-out by ``(eligibility time, enqueue order)`` (rules ORD-1, ORD-2), the instant a
 slot is free and the work is eligible (rule WC-1). Work that is eligible when it is added goes
-to a deque, which stays sorted because the clock never goes back; work due later goes to a heap.
-Taking the next item merges the two heads.
+to a deque, which stays sorted because the clock never goes back; work due later goes to a heap
+keyed by ``(eligibility time, order of adding)``. Taking the next item merges the two heads.
+
+The enqueue order needs no field of its own: an item in the deque was added at its eligibility
+time, so an item of the heap with the same eligibility time was added earlier, and comes first.
 
 Starting happens in the START phase of an instant (rule CLK-3), after every completion, timeout
 and cancel of that instant, so the choice of what starts never depends on the order in which
@@ -24,10 +27,9 @@ from refmodel.engine.clock import Clock, Phase
 
 
 class Queued(Protocol):
-    """What a start queue orders by: when the item became eligible, and enqueue order."""
+    """What a start queue orders by: when the item becomes eligible."""
 
     eligible_at: int
-    order: int
 
 
 T = TypeVar("T", bound=Queued)
@@ -37,7 +39,8 @@ _START = int(Phase.START)
 class StartQueue(Generic[T]):
     """Pending items in start order, started into free slots in the START phase.
 
-    Items carry their own ordering key, ``(eligible_at, order)``.
+    Items carry their eligibility time, ``eligible_at``, which must not be before now when
+    they are added; among items eligible at the same time, the first added starts first.
 
     Args:
         clock: the world's clock.
@@ -46,7 +49,16 @@ class StartQueue(Generic[T]):
         start: start one item now.
     """
 
-    __slots__ = ("_armed", "_clock", "_delayed", "_has_room", "_is_live", "_ready", "_start")
+    __slots__ = (
+        "_added",
+        "_armed",
+        "_clock",
+        "_delayed",
+        "_has_room",
+        "_is_live",
+        "_ready",
+        "_start",
+    )
 
     def __init__(
         self,
@@ -61,6 +73,7 @@ class StartQueue(Generic[T]):
         self._start = start
         self._ready: deque[T] = deque()
         self._delayed: list[tuple[int, int, T]] = []
+        self._added = 0
         self._armed: int | None = None
 
     def add(self, item: T) -> None:
@@ -69,17 +82,18 @@ class StartQueue(Generic[T]):
         if eligible_at <= self._clock.now:
             self._ready.append(item)
         else:
-            heapq.heappush(self._delayed, (eligible_at, item.order, item))
-        self.kick(eligible_at)
+            self._added += 1
+            heapq.heappush(self._delayed, (eligible_at, self._added, item))
+        armed = self._armed
+        if armed is None or eligible_at < armed:
+            self.kick(eligible_at)
 
     def kick(self, time: int) -> None:
         """Make sure a START event runs at ``time`` (a slot freed, or work comes due)."""
         armed = self._armed
         if armed is None or time < armed:
             self._armed = time
-            clock = self._clock
-            clock._seq += 1  # Clock.schedule, inlined: this runs once per completion.
-            heapq.heappush(clock._heap, (time, _START, clock._seq, self._dispatch, time))
+            self._clock.schedule(time, _START, self._dispatch, time)
 
     def _dispatch(self, armed_for: int) -> None:
         if armed_for != self._armed:
@@ -87,12 +101,14 @@ class StartQueue(Generic[T]):
         self._armed = None
         has_room = self._has_room
         start = self._start
-        while has_room():
+        room = has_room()
+        while room:
             item = self._pop()
             if item is None:
                 break
             start(item)
-        if has_room():
+            room = has_room()
+        if room:
             due = self.next_due()
             if due is not None:
                 self.kick(due)
@@ -104,12 +120,10 @@ class StartQueue(Generic[T]):
         now = self._clock.now
         while True:
             if delayed and delayed[0][0] <= now:
-                due = delayed[0]
-                if ready and (ready[0].eligible_at, ready[0].order) < due[:2]:
+                if ready and ready[0].eligible_at < delayed[0][0]:
                     item = ready.popleft()
-                else:
-                    heapq.heappop(delayed)
-                    item = due[2]
+                else:  # At the same eligibility time, the item of the heap was added first.
+                    item = heapq.heappop(delayed)[2]
             elif ready:
                 item = ready.popleft()
             else:
@@ -126,6 +140,7 @@ class StartQueue(Generic[T]):
 
     def waiting(self) -> list[T]:
         """The live queued items in start order (for introspection; not on the hot path)."""
-        items = [*self._ready, *(entry[2] for entry in self._delayed)]
-        items.sort(key=lambda item: (item.eligible_at, item.order))
-        return [item for item in items if self._is_live(item)]
+        keyed = [(item.eligible_at, 1, i, item) for i, item in enumerate(self._ready)]
+        keyed += [(eligible_at, 0, added, item) for eligible_at, added, item in self._delayed]
+        keyed.sort(key=lambda entry: entry[:3])
+        return [entry[3] for entry in keyed if self._is_live(entry[3])]

@@ -1,235 +1,168 @@
 """Workpools: named pools that run actions, mutations and queries with bounded parallelism.
 
-Theory of operation. A :class:`Workpool` owns the work items it issued ids for. Each item is a
-:class:`WorkRecord` whose ``state`` follows the lifecycle table
-(``refmodel.workpool.lifecycle``) of the world's profile; this module is the only place that
-changes it, always through :meth:`~refmodel.workpool.lifecycle.Lifecycle.advance`. Waiting items
-(``pending``, or ``retrying`` after a failed attempt) sit in a
-:class:`~refmodel.engine.startqueue.StartQueue` and start, FIFO by eligibility, into at most
-``max_parallelism`` slots (rules PAR-1, ORD-1, WC-1). A started attempt is a
-:class:`~refmodel.engine.runtime.Run`; its end comes back through :meth:`Workpool._on_done`,
-which frees the slot and decides: success, failure, or a retry after a jittered backoff drawn
-from the world's RNG (rules RTY-1 to RTY-4). At the terminal state the item's ``on_complete``
-mutation is called, exactly once (rule ONC-1). Timeouts and TTL evictions (seed profile) are
-:class:`~refmodel.engine.clock.TimerQueue` deadlines (rules TMO-1, TTL-1); in the current
-profile a finished item is forgotten at once.
+Theory of operation. A :class:`Workpool` owns the work items it issued ids for
+(:mod:`refmodel.workpool.items`). Each item's state follows the lifecycle table of the world's
+profile, and this module is the only place that changes it: :meth:`Workpool._apply` looks up
+the row for the item's state and a trigger, moves the item to the row's target, and carries
+out the row's effect (:class:`~refmodel.workpool.lifecycle.Effect`). Every decision that
+differs between semantics is the profile's (:mod:`refmodel.workpool.profiles`); the pool never
+asks which profile it runs.
 
-The pool remembers, in one byte per id, every id it ever issued and the kind of work behind it,
-so that it can tell a forgotten id from one it never issued (rules STS-3, STS-4, CAN-4) while
-the records themselves are dropped and memory stays bounded.
+The life of an item, and the module that owns each part:
+
+- enqueue (:mod:`~refmodel.workpool.enqueue`): a validated plan becomes a pending item, at once
+  or when the enqueuing mutation commits; it waits in a
+  :class:`~refmodel.engine.startqueue.StartQueue` until it is eligible and a slot is free.
+- start (:mod:`~refmodel.workpool.slots`): a START row launches an attempt as a
+  :class:`~refmodel.engine.runtime.Run`, with its timeout armed
+  (:mod:`~refmodel.workpool.timeouts`).
+- end of an attempt: :meth:`Workpool._on_done` frees the slot first, then triggers ``succeed``,
+  ``retry`` or ``fail`` (the profile's retry policy, :mod:`~refmodel.workpool.retries`).
+- finish: the FINISH effect records the outcome, calls onComplete
+  (:mod:`~refmodel.workpool.completion`), keeps the result for the ttl or forgets it
+  (:mod:`~refmodel.workpool.retention`), and wakes pollers (:mod:`~refmodel.workpool.results`).
+- cancel (:mod:`~refmodel.workpool.cancel`) and timeouts are triggers like the others.
 """
 
 from __future__ import annotations
 
-import enum
-import math
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, TypeAlias
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from refmodel.engine.clock import Phase, TimerQueue
-from refmodel.engine.functions import FunctionDef, FunctionKind, FunctionRef
-from refmodel.engine.runtime import PENDING as REQUEST_PENDING
+from refmodel.engine.clock import Clock
+from refmodel.engine.deployment import Deployment
+from refmodel.engine.functions import FunctionKind, FunctionRef
 from refmodel.engine.runtime import (
     ActionCtx,
     Ctx,
     MutationCtx,
     Request,
     Run,
-    RunState,
-    Runtime,
     check_ctx,
     require_action,
 )
 from refmodel.engine.startqueue import StartQueue
-from refmodel.errors import (
-    InvalidArgument,
-    PollTimeout,
-    UnknownWorkId,
-    WorkEvicted,
-    WorkFailed,
-)
-from refmodel.values import (
-    article,
-    check_args,
-    check_int,
-    check_time,
-    copy_json,
-    fresh,
-    parse_number,
+from refmodel.errors import InvalidArgument, WorkEvicted
+from refmodel.values import article, check_int, check_time, fresh
+from refmodel.workpool.cancel import Cancels
+from refmodel.workpool.completion import OnCompleteCalls
+from refmodel.workpool.enqueue import Planner
+from refmodel.workpool.items import (
+    WorkId,
+    WorkItems,
+    WorkKind,
+    WorkRecord,
+    WorkSpec,
+    unpack_args,
 )
 from refmodel.workpool.lifecycle import (
     ACTIVE,
     CANCELED,
+    FAILED,
     PENDING,
     RETRYING,
-    RUNNING,
     SUCCEEDED,
     TERMINAL,
     WAITING,
-    Lifecycle,
+    Effect,
     State,
     Trigger,
 )
-from refmodel.workpool.options import PoolOptions, RetryBehavior, as_retry_behavior, update_options
+from refmodel.workpool.options import PoolOptions, RetryBehavior, update_options
+from refmodel.workpool.poolctx import PoolCtx
+from refmodel.workpool.profiles import Profile
+from refmodel.workpool.results import Waiters, WaitResult, result_of
+from refmodel.workpool.retention import Retention
 from refmodel.workpool.status import (
-    SEED_EVICTED,
+    CURRENT_VIEW,
+    SEED_VIEW,
     CurrentStatus,
     PoolStatistics,
     SeedStatus,
     WorkInfo,
-    current_status,
-    seed_status,
 )
+from refmodel.workpool.timeouts import Timeouts
 
-if TYPE_CHECKING:
-    from refmodel.workpool.poolctx import PoolCtx
-    from refmodel.world import World
+__all__ = ["WorkId", "WorkKind", "WorkRecord", "Workpool"]
 
-WorkId: TypeAlias = str
-"""A work id, ``"<pool>/<n>"``."""
+_START = Trigger.START
+_SUCCEED = Trigger.SUCCEED
+_FAIL = Trigger.FAIL
+_RETRY = Trigger.RETRY
+_TIMEOUT = Trigger.TIMEOUT
+_EVICT = Trigger.EVICT
 
-YEAR_MS = 365 * 24 * 60 * 60 * 1000
-CTX_POLL_TIMEOUT_MS = 30 * 1000
-CANCEL_PAGE_SIZE = 64
-
-
-class WorkKind(enum.Enum):
-    """How work entered the pool; in the seed profile it selects the timeout (rule CFG-2)."""
-
-    ACTION = "action"
-    MUTATION = "mutation"
-    QUERY = "query"
-    UNKNOWN = "unknown"
-    """Enqueued through ``pool.ctx(ctx).scheduler`` (rule CTX-2)."""
-
-    __hash__ = object.__hash__
-
-
-# One byte per issued id: the kind's code, or a mark for ids that never became work.
-_KIND_CODE = {WorkKind.ACTION: 1, WorkKind.MUTATION: 2, WorkKind.UNKNOWN: 3, WorkKind.QUERY: 4}
-_CODE_KIND = {code: kind for kind, code in _KIND_CODE.items()}
-_UNCOMMITTED = 8  # Or-ed in while the enqueuing mutation has not committed.
-_ABORTED = 0  # The enqueuing mutation never committed.
-_FUNCTION_KIND = {
-    WorkKind.ACTION: FunctionKind.ACTION,
-    WorkKind.MUTATION: FunctionKind.MUTATION,
-    WorkKind.QUERY: FunctionKind.QUERY,
-    WorkKind.UNKNOWN: None,
-}
-
-
-class WorkRecord:
-    """One work item of a pool. Only :class:`Workpool` changes it.
-
-    ``outcome`` is the return value once SUCCEEDED and the error message once FAILED,
-    CANCELED or TIMED_OUT; ``state`` says which. ``attempts`` counts the attempts that ended.
-    """
-
-    __slots__ = (
-        "args",
-        "attempts",
-        "context",
-        "eligible_at",
-        "enqueued_at",
-        "fdef",
-        "finished_at",
-        "kind",
-        "n",
-        "on_complete",
-        "order",
-        "outcome",
-        "retry",
-        "run",
-        "started_at",
-        "state",
-        "waiters",
-    )
-
-    def __init__(
-        self,
-        n: int,
-        plan: _Plan,
-        now: int,
-        at: int,
-        order: int,
-    ) -> None:
-        self.n = n
-        self.order = order
-        self.fdef = plan.fdef
-        self.args = plan.args
-        self.kind = plan.kind
-        self.retry = plan.retry
-        self.on_complete = plan.on_complete
-        self.context = plan.context
-        self.state: State = PENDING
-        self.attempts = 0
-        self.enqueued_at = now
-        self.eligible_at = at
-        self.started_at = -1
-        self.finished_at = -1
-        self.outcome: Any = None
-        self.run: Run | None = None
-        self.waiters: list[_Waiter] | None = None
-
-
-class _Plan:
-    """A validated enqueue, not yet applied (so that a batch is all or nothing)."""
-
-    __slots__ = ("args", "context", "fdef", "kind", "on_complete", "retry", "run_at")
-
-    def __init__(
-        self,
-        fdef: FunctionDef,
-        args: dict[str, Any],
-        kind: WorkKind,
-        retry: RetryBehavior | None,
-        on_complete: FunctionDef | None,
-        context: Any,
-        run_at: int | None,
-    ) -> None:
-        self.fdef = fdef
-        self.args = args
-        self.kind = kind
-        self.retry = retry
-        self.on_complete = on_complete
-        self.context = context
-        self.run_at = run_at
+_OUTCOME_OF_TARGET = {CANCELED: "Canceled", State.TIMED_OUT: "Timeout"}
+"""The stored outcome (the seed status' error) of items that end without a result of theirs."""
 
 
 class Workpool:
-    """A named pool. Create it with ``world.pool(name, ...)``."""
+    """A named pool. Create it with ``world.pool(name, ...)``.
 
-    def __init__(self, world: World, name: str, options: PoolOptions) -> None:
+    Attributes:
+        world: the world it belongs to.
+        name: its name.
+        options: its options (``update_config`` replaces them).
+        profile: the world's semantics profile.
+    """
+
+    def __init__(
+        self, world: Deployment, name: str, options: PoolOptions, profile: Profile
+    ) -> None:
         self.world = world
         self.name = name
         self.options = options
-        self.profile = options.profile
-        self._lifecycle = Lifecycle(options.profile)
-        self._advance = self._lifecycle.advance
-        self._runtime: Runtime = world.runtime
-        self._clock = world.clock
-        self._records: dict[int, WorkRecord] = {}
-        self._issued = bytearray()
+        self.profile = profile
+        self._clock: Clock = world.clock
+        self._tracer = world.tracer
+        self._runtime = world.runtime
+        self._draw = world.draw
+        self._items = WorkItems(name)
+        self._prefix = name + "/"
         self._running = 0
         self._waiting = 0
-        self._inserted = 0  # Enqueue order: the order in which work became real (ORD-1).
+        self._limit = options.max_parallelism
+        self._lifecycle = profile.lifecycle
+        self._status = profile.status
+        self._retries = profile.retries
+        self._eligibility = profile.eligibility
+        self._completion = profile.completion
+        default = options.default_retry_behavior
+        self._planner = Planner(
+            world.registry, world.clock, default if options.retry_actions_by_default else None,
+            default,
+        )
+        self._table = profile.lifecycle.table
+        self._effects = self._bind_effects()
+        self._gate = profile.slots.gate(self, self._wake)
         self._queue: StartQueue[WorkRecord] = StartQueue(
             world.clock, _is_waiting, self._has_room, self._start
         )
-        self._timeouts: TimerQueue[Run] = TimerQueue(world.clock, Phase.TIMER, self._on_timeout)
-        self._evictions: TimerQueue[WorkRecord] = TimerQueue(
-            world.clock, Phase.EVICT, self._on_evict
+        self._timeouts = Timeouts(world.clock, options, self._on_timeout)
+        self._retention = Retention(world.clock, options.ttl_ms, self._on_evict, self._forget)
+        self._on_complete = OnCompleteCalls(world.clock, world.tracer, world.runtime, name)
+        self._waiters = Waiters(world.runtime, self._items.id_of)
+        self._cancels = Cancels(
+            self._items, profile.lifecycle, self._apply, self._cancel_ignored,
+            profile.status.forgotten_state,
         )
-        self._prefix = name + "/"
-        # Copies of options read on every start, kept in step by _reconfigure.
-        self._limit = options.max_parallelism
-        self._timeout_ms = {kind: options.timeout_for(kind.value) for kind in WorkKind}
 
     def __repr__(self) -> str:
         return (
-            f"<Workpool {self.name!r} profile={self.profile} "
+            f"<Workpool {self.name!r} profile={self.profile.name} "
             f"max_parallelism={self.options.max_parallelism}>"
         )
+
+    def _bind_effects(self) -> dict[Effect, Callable[[WorkRecord, State, str, Any], None]]:
+        """The method that carries out each effect of a row."""
+        return {
+            Effect.LAUNCH: self._launch,
+            Effect.WAIT: self._wait_to_retry,
+            Effect.FINISH: self._finish,
+            Effect.ABANDON: self._abandon,
+            Effect.NOTE: self._note,
+            Effect.FORGET: self._evicted,
+        }
 
     # Enqueueing ----------------------------------------------------------------------------
 
@@ -273,19 +206,13 @@ class Workpool:
             and context is None
             and run_at is None
             and run_after is None
-        ):  # The common call, kept short.
-            check_ctx(ctx, "enqueue")
-            fdef = self.world.registry.resolve(fn, FunctionKind.ACTION)
-            if type(args) is dict:
-                stored = copy_json(args, "args")
-            else:
-                stored = check_args({} if args is None else args)
-            behavior = self._default_retry(WorkKind.ACTION)
-            plan = _Plan(fdef, stored, WorkKind.ACTION, behavior, None, None, None)
-            return self._apply(ctx, plan)
-        plan = self._plan(ctx, fn, args, WorkKind.ACTION, retry, on_complete, context, run_at,
-                          run_after)
-        return self._apply(ctx, plan)
+        ):
+            spec, payload = self._planner.plain_action(ctx, fn, args)
+            return self._issue(ctx, spec, payload, None)
+        plan = self._planner.plan(
+            ctx, fn, args, WorkKind.ACTION, retry, on_complete, context, run_at, run_after
+        )
+        return self._issue(ctx, plan.spec, plan.payload, plan.run_at)
 
     def enqueue_mutation(
         self,
@@ -299,9 +226,10 @@ class Workpool:
         run_after: int | None = None,
     ) -> WorkId:
         """Enqueue a mutation; like :meth:`enqueue_action`, never retried."""
-        plan = self._plan(ctx, fn, args, WorkKind.MUTATION, None, on_complete, context, run_at,
-                          run_after)
-        return self._apply(ctx, plan)
+        plan = self._planner.plan(
+            ctx, fn, args, WorkKind.MUTATION, None, on_complete, context, run_at, run_after
+        )
+        return self._issue(ctx, plan.spec, plan.payload, plan.run_at)
 
     def enqueue_query(
         self,
@@ -314,10 +242,11 @@ class Workpool:
         run_at: int | None = None,
         run_after: int | None = None,
     ) -> WorkId:
-        """Enqueue a query; like :meth:`enqueue_mutation`."""
-        plan = self._plan(ctx, fn, args, WorkKind.QUERY, None, on_complete, context, run_at,
-                          run_after)
-        return self._apply(ctx, plan)
+        """Enqueue a query; like :meth:`enqueue_mutation` (rule ENQ-7)."""
+        plan = self._planner.plan(
+            ctx, fn, args, WorkKind.QUERY, None, on_complete, context, run_at, run_after
+        )
+        return self._issue(ctx, plan.spec, plan.payload, plan.run_at)
 
     def enqueue_action_batch(
         self, ctx: Ctx, fn: FunctionRef | str, args_list: Sequence[Any], **options: Any
@@ -347,12 +276,13 @@ class Workpool:
         This is what ``pool.ctx(ctx).scheduler`` uses; its ids are the only ones that
         ``pool.ctx(ctx).scheduler.cancel`` accepts (rule CAN-4).
         """
-        plan = self._plan(ctx, fn, args, WorkKind.UNKNOWN, None, None, None, run_at, None)
-        if plan.fdef.ref.kind is FunctionKind.QUERY:
+        plan = self._planner.plan(ctx, fn, args, WorkKind.UNKNOWN, None, None, None, run_at, None)
+        if plan.spec.fdef.ref.kind is FunctionKind.QUERY:
             raise InvalidArgument(
-                f"{plan.fdef.ref.name!r} is a query: a scheduler runs actions and mutations only"
+                f"{plan.spec.fdef.ref.name!r} is a query: a scheduler runs actions and "
+                "mutations only"
             )
-        return self._apply(ctx, plan)
+        return self._issue(ctx, plan.spec, plan.payload, plan.run_at)
 
     def _batch(
         self,
@@ -375,292 +305,290 @@ class Workpool:
             raise InvalidArgument(
                 f"args_list must be a list of args dicts, got {type(args_list).__name__}"
             )
+        planner = self._planner
+        get = options.get
         if not args_list:  # Nothing to enqueue, but the call itself must still be valid.
-            self._plan(ctx, fn, {}, kind, options.get("retry"), options.get("on_complete"),
-                       options.get("context"), options.get("run_at"), options.get("run_after"))
+            planner.plan(ctx, fn, {}, kind, get("retry"), get("on_complete"), get("context"),
+                         get("run_at"), get("run_after"))
             return []
         plans = [
-            self._plan(
-                ctx, fn, args, kind, options.get("retry"), options.get("on_complete"),
-                options.get("context"), options.get("run_at"), options.get("run_after"),
-                where=f"args_list[{i}]",
+            planner.plan(
+                ctx, fn, args, kind, get("retry"), get("on_complete"), get("context"),
+                get("run_at"), get("run_after"), where=f"args_list[{i}]",
             )
             for i, args in enumerate(args_list)
         ]
-        return [self._apply(ctx, plan) for plan in plans]
+        return [self._issue(ctx, plan.spec, plan.payload, plan.run_at) for plan in plans]
 
-    def _default_retry(self, kind: WorkKind) -> RetryBehavior | None:
-        if kind is WorkKind.ACTION and self.options.retry_actions_by_default:
-            return self.options.default_retry_behavior
-        return None
+    def _issue(self, ctx: Ctx, spec: WorkSpec, payload: Any, run_at: int | None) -> WorkId:
+        """Issue the id of a validated enqueue and insert it now, or at commit (ENQ-3)."""
+        items = self._items
+        if type(ctx) is not MutationCtx:
+            now = self._clock.now
+            at = now if run_at is None else self._eligible_at(run_at)
+            record = items.new(spec, payload, now, at)
+            self._insert(record, run_at)
+            return self._prefix + str(record.n)
+        n = items.issue(spec.kind, committed=False)
 
-    def _plan(
-        self,
-        ctx: Ctx,
-        fn: FunctionRef | str,
-        args: Any,
-        kind: WorkKind,
-        retry: Any,
-        on_complete: Any,
-        context: Any,
-        run_at: Any,
-        run_after: Any,
-        where: str = "args",
-    ) -> _Plan:
-        """Validate one enqueue completely, changing nothing."""
-        check_ctx(ctx, "enqueue")
-        fdef = self.world.registry.resolve(fn, _FUNCTION_KIND[kind])
-        stored = check_args({} if args is None else args, where)
-        if retry is None:
-            behavior = self._default_retry(kind)
-        elif kind is not WorkKind.ACTION:
-            raise InvalidArgument(f"retry applies to actions only, not to {kind.value}s")
-        elif retry is True:
-            behavior = self.options.default_retry_behavior
-        elif retry is False:
-            behavior = None
-        else:
-            behavior = as_retry_behavior(retry, "retry")
-        callback = None
-        if on_complete is not None:
-            callback = self.world.registry.resolve(on_complete, FunctionKind.MUTATION)
-        stored_context = None if context is None else copy_json(context, "context")
-        if run_at is not None and run_after is not None:
-            raise InvalidArgument(
-                f"give run_at or run_after, not both (got run_at={run_at!r}, "
-                f"run_after={run_after!r})"
-            )
-        requested = None
-        if run_at is not None:
-            requested = check_time(run_at, "run_at")
-        elif run_after is not None:
-            requested = self._clock.now + check_time(run_after, "run_after")
-        return _Plan(fdef, stored, kind, behavior, callback, stored_context, requested)
+        def commit() -> None:
+            items.commit(n)
+            record = WorkRecord(n, spec, payload, self._clock.now, self._eligible_at(run_at))
+            items.put(record)
+            self._insert(record, run_at)
 
-    def _apply(self, ctx: Ctx, plan: _Plan) -> WorkId:
-        """Issue the id of a validated enqueue and insert it now, or at commit."""
-        issued = self._issued
-        issued.append(_KIND_CODE[plan.kind])
-        n = len(issued)
-        if type(ctx) is MutationCtx:
-            issued[n - 1] |= _UNCOMMITTED
-            ctx.defer(lambda: self._insert(n, plan), lambda: self._abort(n))
-        else:
-            self._insert(n, plan)
+        ctx.defer(commit, lambda: items.abort(n))
         return self._prefix + str(n)
 
-    def _insert(self, n: int, plan: _Plan) -> None:
-        self._issued[n - 1] &= ~_UNCOMMITTED
+    def _eligible_at(self, requested: int | None) -> int:
+        """When work that asks to start at ``requested`` becomes eligible if it is enqueued now
+        (rules ENQ-4, ENQ-6; the warning, if any, is logged now)."""
         now = self._clock.now
-        at = self._eligibility(plan.run_at, now)
-        self._inserted += 1
-        record = WorkRecord(n, plan, now, at, self._inserted)
-        self._records[n] = record
+        if requested is None:
+            return now
+        at, warning = self._eligibility.eligible_at(requested, now)
+        if warning is not None:
+            self._warn(warning)
+        return at
+
+    def _insert(self, record: WorkRecord, requested: int | None) -> None:
+        """The enqueue took effect: the item is pending (rule ENQ-1)."""
+        spec = record.spec
+        at = record.eligible_at
+        n = record.n
         self._waiting += 1
-        world = self.world
-        world._busy += 1
-        if world._tracing:
-            data: dict[str, Any] = {"fn": plan.fdef.ref.name, "kind": plan.kind.value, "runAt": at}
-            if plan.run_at is not None and plan.run_at != at:
-                data["requestedRunAt"] = plan.run_at
+        self._clock.busy += 1
+        tracer = self._tracer
+        if tracer.tracing:
+            data: dict[str, Any] = {"fn": spec.fdef.ref.name, "kind": spec.kind.value, "runAt": at}
+            if requested is not None and requested != at:
+                data["requestedRunAt"] = requested
             # What a trace checker needs to judge retries and onComplete on its own.
-            data["retry"] = None if plan.retry is None else plan.retry.to_json()
-            data["onComplete"] = None if plan.on_complete is None else plan.on_complete.ref.name
-            world._emit("enqueued", self.name, self._prefix + str(n), data)
+            data["retry"] = None if spec.retry is None else spec.retry.to_json()
+            data["onComplete"] = None if spec.on_complete is None else spec.on_complete.ref.name
+            tracer.emit("enqueued", self.name, self._prefix + str(n), data)
         self._queue.add(record)
 
-    def _eligibility(self, requested: int | None, now: int) -> int:
-        """When work asked to run at ``requested`` becomes eligible (rules ENQ-4, ENQ-6)."""
-        if requested is None or requested <= now:
-            if requested is not None and self.profile == "current" and requested < now - YEAR_MS:
-                self._warn("scheduled time is too old, defaulting to now")
-            return now
-        if self.profile == "current" and requested > now + 4 * YEAR_MS:
-            self._warn("scheduled time is too far in the future, defaulting to 1 year from now")
-            return now + YEAR_MS
-        return requested
-
-    def _abort(self, n: int) -> None:
-        self._issued[n - 1] = _ABORTED
-
     def _warn(self, message: str) -> None:
-        if self.world._tracing:
-            self.world._emit("warning", self.name, None, {"message": message})
+        if self._tracer.tracing:
+            self._tracer.emit("warning", self.name, None, {"message": message})
 
-    # Running -------------------------------------------------------------------------------
+    # The table -----------------------------------------------------------------------------
+
+    def _apply(self, record: WorkRecord, trigger: Trigger, detail: Any = None) -> None:
+        """Apply the profile's row for ``trigger`` in the record's state: move the record to
+        the row's target, then carry out its effect (rule LIF-1).
+
+        ``detail`` is what the trigger brings: the ended :class:`Run` (succeed, fail, retry),
+        or the timeout in ms (timeout).
+
+        Raises:
+            IllegalTransition: the table has no such row (a bug of the model, EXE-4).
+        """
+        source = record.state
+        row = self._table[source].get(trigger)
+        if row is None:
+            raise self._lifecycle.refusal(source, trigger)
+        record.state = row.target
+        self._effects[row.effect](record, source, row.event, detail)
+
+    # Slots and starting --------------------------------------------------------------------
 
     def _has_room(self) -> bool:
-        return self._running < self._limit
+        gate = self._gate
+        if gate is None:
+            return self._running < self._limit
+        return gate.has_room()
+
+    def _wake(self) -> None:
+        self._queue.kick(self._clock.now)
 
     def _start(self, record: WorkRecord) -> None:
-        record.state = self._advance(record.state, Trigger.START)
+        """The start queue starts ``record`` into a free slot (rules PAR-1, ORD-1, WC-1).
+
+        This is :meth:`_apply` with the trigger ``start``, written out: it runs once per
+        attempt."""
+        source = record.state
+        row = self._table[source].get(_START)
+        if row is None:
+            raise self._lifecycle.refusal(source, _START)
+        record.state = row.target
+        self._effects[row.effect](record, source, row.event, None)
+
+    def _launch(self, record: WorkRecord, source: State, event: str, detail: Any) -> None:
+        """LAUNCH: take a slot and start an attempt."""
         now = self._clock.now
         record.started_at = now
         self._running += 1
         self._waiting -= 1
-        run = Run(record.fdef, record.args, self._on_done, record)
-        record.run = run
-        world = self.world
-        if world._tracing:
-            world._emit(
-                "started",
-                self.name,
-                self._prefix + str(record.n),
-                {"attempt": record.attempts + 1, "lagMs": now - record.eligible_at},
-            )
-        timeout = self._timeout_ms[record.kind]
-        if timeout is not None:
-            self._timeouts.add(now + timeout, run)
+        spec = record.spec
+        attempt = record.attempts + 1
+        keys = spec.keys
+        if keys is not None and len(keys) == 1:  # The usual args, unpacked here.
+            args = {keys[0]: record.payload}
+        else:
+            args = unpack_args(keys, record.payload)
+        run = Run(spec.fdef, args, self._on_done, record, attempt)
+        record.attempt = run
+        gate = self._gate
+        if gate is not None:
+            gate.started(record.n)
+        tracer = self._tracer
+        if tracer.tracing:
+            tracer.emit(event, self.name, self._prefix + str(record.n),
+                        {"attempt": attempt, "lagMs": now - record.eligible_at})
+        timeouts = self._timeouts
+        if timeouts.enabled:
+            timeouts.arm(run, spec.kind)
         self._runtime.launch(run)
 
+    def _end_attempt(self, record: WorkRecord) -> None:
+        """The running attempt ended (whichever way): count it and free its slot now
+        (rules RTY-3, WC-1)."""
+        record.attempts += 1
+        record.attempt = None
+        self._running -= 1
+        gate = self._gate
+        if gate is not None:
+            gate.ended(record.n)
+        self._queue.kick(self._clock.now)
+
     def _on_done(self, run: Run) -> None:
+        """An attempt ended on its own: free its slot, then succeed, retry or fail.
+
+        The row is applied as :meth:`_apply` does, written out: this runs once per attempt."""
         record: WorkRecord = run.token
         self._end_attempt(record)
         if run.ok:
-            data = None  # Trace data is built only when someone reads the trace.
-            if self.world._tracing:
-                data = {"attempt": record.attempts, "result": fresh(run.value)}
-            self._terminal(record, Trigger.SUCCEED, run.value, "succeeded", data)
-        elif (
-            not run.non_retryable
-            and record.retry is not None
-            and record.attempts < record.retry.max_attempts
-        ):
-            self._retry(record, run.error or "")
+            trigger = _SUCCEED
+        elif self._retries.will_retry(record.spec.retry, record.attempts, run.non_retryable):
+            trigger = _RETRY
         else:
-            data = {"attempt": record.attempts, "error": run.error}
-            self._terminal(record, Trigger.FAIL, run.error, "failed", data)
+            trigger = _FAIL
+        source = record.state
+        row = self._table[source].get(trigger)
+        if row is None:
+            raise self._lifecycle.refusal(source, trigger)
+        record.state = row.target
+        self._effects[row.effect](record, source, row.event, run)
         timeouts = self._timeouts
-        if len(timeouts) > 2 * self._running + 64:
-            # Deadlines of attempts that already ended are harmless (the timer checks), so
-            # they are dropped in bulk, only to keep memory bounded.
-            timeouts.drop_front_while(_run_over)
+        if timeouts.queued > 2 * self._running + 64:
+            timeouts.tidy()
 
-    def _end_attempt(self, record: WorkRecord) -> None:
-        """The running attempt ended (whichever way): count it and free its slot now."""
-        record.attempts += 1
-        record.run = None
-        self._running -= 1
-        self._queue.kick(self._clock.now)
+    # Effects -------------------------------------------------------------------------------
 
-    def _retry(self, record: WorkRecord, error: str) -> None:
-        """A failed attempt that its retry behaviour retries (rules RTY-1 to RTY-3)."""
-        record.state = self._advance(record.state, Trigger.RETRY)
-        if record.state is CANCELED:  # Canceled while running: no retry (rule CAN-6).
-            data = {"attempt": record.attempts, "wasRunning": True, "error": error}
-            self._finish_terminal(record, "Canceled", "canceled", data)
-            return
-        behavior = record.retry
+    def _wait_to_retry(self, record: WorkRecord, source: State, event: str, run: Run) -> None:
+        """WAIT: the failed attempt is retried after a jittered backoff (rules RTY-2, RTY-3)."""
+        behavior = record.spec.retry
         assert behavior is not None
-        world = self.world
+        retries = self._retries
         work_id = self._prefix + str(record.n)
-        jitter = 0.5 + world.draw(f"retry jitter {work_id} attempt {record.attempts}")
-        delay = behavior.delay_ms(record.attempts, jitter)
+        jitter = retries.jitter(self._draw(f"retry jitter {work_id} attempt {record.attempts}"))
+        delay = retries.delay_ms(behavior, record.attempts, jitter)
         now = self._clock.now
-        record.eligible_at = now + delay
-        self._inserted += 1
-        record.order = self._inserted
+        record.eligible_at = self._eligibility.retry_eligible_at(now, delay)
         self._waiting += 1
-        if world._tracing:
-            world._emit(
-                "retrying",
-                self.name,
-                work_id,
-                {"attempt": record.attempts, "error": error, "delayMs": delay,
-                 "retryAt": now + delay},
-            )
+        tracer = self._tracer
+        if tracer.tracing:
+            tracer.emit(event, self.name, work_id,
+                        {"attempt": record.attempts, "error": run.error, "delayMs": delay,
+                         "retryAt": now + delay})
         self._queue.add(record)
+
+    def _abandon(self, record: WorkRecord, source: State, event: str, detail: Any) -> None:
+        """ABANDON: stop the running attempt now and free its slot, then finish (rules CAN-2,
+        TMO-2)."""
+        run = record.attempt
+        assert run is not None
+        self._runtime.abandon(run)
+        self._end_attempt(record)
+        self._finish(record, source, event, detail)
+
+    def _note(self, record: WorkRecord, source: State, event: str, detail: Any) -> None:
+        """NOTE: only the event; the attempt runs on (rule CAN-6)."""
+        if self._tracer.tracing:
+            self._tracer.emit(event, self.name, self._prefix + str(record.n),
+                              {"attempt": record.attempts + 1})
+
+    def _finish(self, record: WorkRecord, source: State, event: str, detail: Any) -> None:
+        """FINISH: the item ended. Record its outcome, call its onComplete (rule ONC-1), keep
+        or forget its result (rule TTL-1), and wake whoever polls it (rule RES-2)."""
+        target = record.state
+        if source in WAITING:
+            self._waiting -= 1
+        if target is SUCCEEDED:
+            outcome = detail.value
+        elif target is FAILED:
+            outcome = detail.error
+        else:
+            outcome = _OUTCOME_OF_TARGET[target]
+        now = self._clock.now
+        record.finished_at = now
+        record.payload = outcome  # What is kept is only what status can show.
+        self._clock.busy -= 1
+        tracer = self._tracer
+        if tracer.tracing:
+            data = _event_data(event, record, source, detail)
+            tracer.emit(event, self.name, self._prefix + str(record.n), data)
+        on_complete = record.spec.on_complete
+        if on_complete is not None:
+            result = self._completion.result(target, outcome)
+            if self._completion.calls(result):
+                self._on_complete.schedule(
+                    on_complete, self._prefix + str(record.n), record.spec.context, result
+                )
+        self._retention.keep(record)
+        if self._waiters.by_item:
+            self._waiters.notify(record)
+
+    def _forget(self, record: WorkRecord) -> None:
+        self._items.drop(record)
+
+    def _on_evict(self, record: WorkRecord) -> None:
+        """The ttl of ``record``'s result ran out (rule TTL-1): apply the ``evict`` row, as
+        :meth:`_apply` does, written out: this runs once per finished item."""
+        source = record.state
+        if source not in TERMINAL:
+            return
+        row = self._table[source].get(_EVICT)
+        if row is None:
+            raise self._lifecycle.refusal(source, _EVICT)
+        record.state = row.target
+        self._effects[row.effect](record, source, row.event, None)
+
+    def _evicted(self, record: WorkRecord, source: State, event: str, detail: Any) -> None:
+        """FORGET: the retained result is dropped (rule TTL-1)."""
+        self._items.drop(record)
+        if self._tracer.tracing:
+            self._tracer.emit(event, self.name, self._prefix + str(record.n), {})
 
     def _on_timeout(self, run: Run) -> None:
         record: WorkRecord = run.token
-        if run.state is not RunState.ACTIVE or record.run is not run:
+        if record.attempt is not run:
             return  # It ended before its deadline.
-        self._runtime.abandon(run)
-        self._end_attempt(record)
-        timeout = self.options.timeout_for(record.kind.value)
-        data = {"attempt": record.attempts, "timeoutMs": timeout}
-        self._terminal(record, Trigger.TIMEOUT, "Timeout", "timed_out", data)
-
-    def _terminal(
-        self,
-        record: WorkRecord,
-        trigger: Trigger,
-        outcome: Any,
-        event: str,
-        data: dict[str, Any] | None,
-    ) -> None:
-        """Move ``record`` to a terminal state and do what follows from it."""
-        record.state = self._advance(record.state, trigger)
-        self._finish_terminal(record, outcome, event, data)
-
-    def _finish_terminal(
-        self, record: WorkRecord, outcome: Any, event: str, data: dict[str, Any] | None
-    ) -> None:
-        now = self._clock.now
-        record.finished_at = now
-        record.outcome = outcome
-        record.args = _NO_ARGS  # What is kept is only what status can show.
-        world = self.world
-        world._busy -= 1
-        if world._tracing:
-            assert data is not None
-            world._emit(event, self.name, self._prefix + str(record.n), data)
-        if record.on_complete is not None:
-            world._busy += 1  # Idle only once the callback has run.
-            work_id = self._prefix + str(record.n)
-            payload = (record.on_complete, work_id, record.context, _result_json(record))
-            self._clock.schedule(now, int(Phase.RESUME), self._call_on_complete, payload)
-        ttl = self.options.ttl_ms
-        if ttl is None:
-            del self._records[record.n]  # The current component deletes finished work.
-        elif ttl != math.inf:
-            self._evictions.add(now + int(ttl), record)
-        if record.waiters:
-            self._notify(record)
-
-    def _call_on_complete(self, payload: tuple[FunctionDef, str, Any, dict[str, Any]]) -> None:
-        """Call a finished item's ``on_complete`` mutation (rule ONC-1)."""
-        fdef, work_id, context, result = payload
-        world = self.world
-        if world._tracing:
-            data = {"fn": fdef.ref.name, "context": fresh(context), "result": fresh(result)}
-            world._emit("on_complete", self.name, work_id, data)
-        python_result = {"kind": result["kind"]}
-        if result["kind"] == "success":
-            python_result["return_value"] = result["returnValue"]
-        elif result["kind"] == "failed":
-            python_result["error"] = result["error"]
-        args = {"work_id": work_id, "context": context, "result": python_result}
-        self._runtime.launch_call(fdef, args, _on_complete_done(world), None)
-
-    def _on_evict(self, record: WorkRecord) -> None:
-        if record.state not in TERMINAL:
-            return
-        record.state = self._advance(record.state, Trigger.EVICT)
-        del self._records[record.n]
-        world = self.world
-        if world._tracing:
-            world._emit("evicted", self.name, self._prefix + str(record.n), {})
+        self._apply(record, _TIMEOUT, self._timeouts.timeout_of(record.spec.kind))
 
     # Cancel --------------------------------------------------------------------------------
 
     def cancel(self, ctx: Ctx, work_id: str) -> None:
         """Cancel work this pool issued (rules CAN-1 to CAN-3, CAN-5, CAN-6).
 
-        Waiting work (pending or between attempts) never (re)starts and ends canceled at this
-        instant. Running work: the seed profile abandons the attempt and ends it canceled now;
-        the current profile lets it run, reports its real result and never retries it.
-        Finished work is left as it is. From a mutation, the cancel happens at its commit.
+        What it does is the profile's lifecycle row (:mod:`refmodel.workpool.cancel`):
+        waiting work never (re)starts and ends canceled at this instant; running work is
+        abandoned and ends canceled now (seed), or runs on, reports its real result and is
+        never retried (current). Finished work is left as it is. From a mutation, the cancel
+        happens at its commit.
 
         Raises:
             UnknownWorkId: the pool did not issue ``work_id``; nothing changed.
         """
         check_ctx(ctx, "cancel")
-        n = self._number(work_id)
+        n = self._items.number(work_id)
+        cancels = self._cancels
         if type(ctx) is MutationCtx:
-            ctx.defer(lambda: self._cancel(n), lambda: None)
+            ctx.defer(lambda: cancels.cancel(n), lambda: None)
         else:
-            self._cancel(n)
+            cancels.cancel(n)
 
     def cancel_all(self, ctx: Ctx, *, limit: int | None = None) -> None:
         """Cancel every unfinished item enqueued up to now, newest first (rule CAN-7).
@@ -676,47 +604,13 @@ class Workpool:
         if limit is not None and check_int(limit, "limit") < 1:
             raise InvalidArgument(f"limit must be >= 1, got {limit}")
         if type(ctx) is MutationCtx:
-            ctx.defer(self._cancel_all, lambda: None)
+            ctx.defer(self._cancels.cancel_all, lambda: None)
         else:
-            self._cancel_all()
+            self._cancels.cancel_all()
 
-    def _cancel_all(self) -> None:
-        for n in sorted(self._records, reverse=True):
-            record = self._records.get(n)
-            if record is not None and (record.state in WAITING or record.state is RUNNING):
-                self._cancel(n)
-
-    def _cancel(self, n: int) -> None:
-        record = self._records.get(n)
-        state = None if record is None else record.state
-        world = self.world
-        if record is not None and state in WAITING:
-            self._waiting -= 1
-            data = {"attempt": record.attempts, "wasRunning": False}
-            self._terminal(record, Trigger.CANCEL, "Canceled", "canceled", data)
-        elif record is not None and state is RUNNING:
-            if self.profile == "seed":
-                run = record.run
-                assert run is not None
-                self._runtime.abandon(run)
-                self._end_attempt(record)
-                data = {"attempt": record.attempts, "wasRunning": True}
-                self._terminal(record, Trigger.CANCEL, "Canceled", "canceled", data)
-            else:
-                record.state = self._advance(state, Trigger.CANCEL)
-                if world._tracing:
-                    world._emit(
-                        "cancel_requested",
-                        self.name,
-                        self._prefix + str(n),
-                        {"attempt": record.attempts + 1},
-                    )
-        elif world._tracing:
-            if state is None:  # No longer held: evicted (seed) or forgotten (current).
-                shown = "evicted" if self.profile == "seed" else "finished"
-            else:
-                shown = state.value
-            world._emit("cancel_ignored", self.name, self._prefix + str(n), {"state": shown})
+    def _cancel_ignored(self, n: int, shown: str) -> None:
+        if self._tracer.tracing:
+            self._tracer.emit("cancel_ignored", self.name, self._prefix + str(n), {"state": shown})
 
     # Configuration -------------------------------------------------------------------------
 
@@ -743,9 +637,8 @@ class Workpool:
         updated, warnings = update_options(self.options, changes)
         self.options = updated
         self._limit = updated.max_parallelism
-        world = self.world
-        if world._tracing:
-            world._emit("config_updated", self.name, None, updated.to_json())
+        if self._tracer.tracing:
+            self._tracer.emit("config_updated", self.name, None, updated.to_json())
         for message in warnings:
             self._warn(message)
         self._queue.kick(self._clock.now)
@@ -753,29 +646,37 @@ class Workpool:
     # Reading -------------------------------------------------------------------------------
 
     def status(self, work_id: str) -> SeedStatus | CurrentStatus:
-        """The status in the world's profile: :meth:`seed_status` or :meth:`current_status`.
+        """The status in the profile's view: the seed view (:meth:`seed_status`) or the
+        current one (:meth:`current_status`).
 
         Raises:
             UnknownWorkId: the pool did not issue ``work_id``.
         """
-        if self.profile == "seed":
-            return self.seed_status(work_id)
-        return self.current_status(work_id)
+        record = self._items.get(self._items.number(work_id))
+        if record is None:
+            return self._status.of(None, 0, None)
+        return self._status.of(record.state, record.attempts, record.outcome)
 
     def seed_status(self, work_id: str) -> SeedStatus:
         """The seed API's view (rules STS-1 to STS-4); ``evicted`` once no longer held."""
-        record = self._records.get(self._number(work_id))
+        record = self._items.get(self._items.number(work_id))
         if record is None:
-            return SEED_EVICTED
-        return seed_status(record.state, record.outcome)
+            status = SEED_VIEW.of(None, 0, None)
+        else:
+            status = SEED_VIEW.of(record.state, record.attempts, record.outcome)
+        assert isinstance(status, SeedStatus)
+        return status
 
     def current_status(self, work_id: str) -> CurrentStatus:
         """The current API's view (rule STS-5): pending / running with previous attempts,
         or finished."""
-        record = self._records.get(self._number(work_id))
-        if record is None or record.state in TERMINAL:
-            return current_status(None, 0)
-        return current_status(record.state, record.attempts)
+        record = self._items.get(self._items.number(work_id))
+        if record is None:
+            status = CURRENT_VIEW.of(None, 0, None)
+        else:
+            status = CURRENT_VIEW.of(record.state, record.attempts, None)
+        assert isinstance(status, CurrentStatus)
+        return status
 
     def try_result(self, work_id: str) -> Any:
         """The return value of finished work, or ``None`` while it is not finished (RES-1).
@@ -785,13 +686,13 @@ class Workpool:
             WorkEvicted: the result is no longer held (rule TTL-2).
             UnknownWorkId: the pool did not issue ``work_id``.
         """
-        n = self._number(work_id)
-        record = self._records.get(n)
+        n = self._items.number(work_id)
+        record = self._items.get(n)
         if record is None:
             raise self._evicted_error(n)
         if record.state not in TERMINAL:
             return None
-        value, exc = _result_of(record)
+        value, exc = result_of(record)
         if exc is not None:
             raise exc
         return value
@@ -808,9 +709,9 @@ class Workpool:
             UnknownWorkId: the pool did not issue ``work_id``.
         """
         require_action(ctx, "poll_result")
-        n = self._number(work_id)
+        n = self._items.number(work_id)
         check_time(timeout_ms, "timeout_ms")
-        return _WaitResult(self, n, timeout_ms)
+        return WaitResult(n, timeout_ms, self._items.get, self._evicted_error, self._waiters)
 
     def info(self, work_id: str) -> WorkInfo:
         """A snapshot of the work item behind ``work_id`` (it must still be held).
@@ -818,26 +719,26 @@ class Workpool:
         Raises:
             UnknownWorkId: not issued here. WorkEvicted: no longer held.
         """
-        n = self._number(work_id)
-        record = self._records.get(n)
+        n = self._items.number(work_id)
+        record = self._items.get(n)
         if record is None:
             raise self._evicted_error(n)
         return WorkInfo(
             id=self._prefix + str(n),
-            fn=record.fdef.ref.name,
-            kind=record.kind.value,
+            fn=record.spec.fdef.ref.name,
+            kind=record.spec.kind.value,
             state=record.state,
             attempts=record.attempts,
             enqueued_at=record.enqueued_at,
             eligible_at=record.eligible_at,
             started_at=None if record.started_at < 0 else record.started_at,
             finished_at=None if record.finished_at < 0 else record.finished_at,
-            outcome=record.outcome,
+            outcome=fresh(record.outcome),
         )
 
     def work_ids(self) -> list[WorkId]:
         """The ids of every item the pool still holds, in enqueue order."""
-        return [self._prefix + str(n) for n in self._records]
+        return [self._prefix + str(r.n) for r in self._items.records()]
 
     def pending_ids(self) -> list[WorkId]:
         """The ids of waiting items (pending or between attempts) in the order they start."""
@@ -845,7 +746,7 @@ class Workpool:
 
     def running_ids(self) -> list[WorkId]:
         """The ids of items with a running attempt, in start order."""
-        running = [r for r in self._records.values() if r.state in ACTIVE]
+        running = [r for r in self._items.records() if r.state in ACTIVE]
         running.sort(key=lambda r: (r.started_at, r.n))
         return [self._prefix + str(r.n) for r in running]
 
@@ -856,49 +757,17 @@ class Workpool:
             max_parallelism=self.options.max_parallelism,
             running=self._running,
             pending=self._waiting,
-            issued=len(self._issued),
-            retained=len(self._records) - self._running - self._waiting,
+            issued=self._items.issued,
+            retained=self._items.held - self._running - self._waiting,
         )
 
     def kind_of(self, work_id: str) -> WorkKind:
         """The kind of work behind an id this pool issued (known even once forgotten)."""
-        return _CODE_KIND[self._issued[self._number(work_id) - 1]]
+        return self._items.kind_of(self._items.number(work_id))
 
     def ctx(self, ctx: ActionCtx) -> PoolCtx:
         """A context like ``ctx`` whose calls and schedules run in this pool (rules CTX-1..3)."""
-        from refmodel.workpool.poolctx import PoolCtx
-
         return PoolCtx(self, require_action(ctx, "pool.ctx"))
-
-    # Ids -----------------------------------------------------------------------------------
-
-    def _number(self, work_id: Any) -> int:
-        """The number behind a work id this pool issued and that became work."""
-        prefix = self._prefix
-        if type(work_id) is not str:
-            raise UnknownWorkId(
-                f"a work id is a str like {prefix}1, got {work_id!r} ({type(work_id).__name__})"
-            )
-        n_or_none = parse_number(work_id[len(prefix):]) if work_id.startswith(prefix) else None
-        if n_or_none is None:
-            raise UnknownWorkId(f"{work_id!r} was not issued by pool {self.name!r}")
-        n = n_or_none
-        issued = len(self._issued)
-        if not 1 <= n <= issued:
-            upto = f"up to {prefix}{issued}" if issued else "none yet"
-            raise UnknownWorkId(
-                f"unknown work id {work_id!r}: pool {self.name!r} has issued ids {upto}"
-            )
-        code = self._issued[n - 1]
-        if code == _ABORTED:
-            raise UnknownWorkId(
-                f"unknown work id {work_id!r}: the mutation that enqueued it did not commit"
-            )
-        if code & _UNCOMMITTED:
-            raise UnknownWorkId(
-                f"unknown work id {work_id!r}: the mutation that enqueues it has not committed yet"
-            )
-        return n
 
     def _evicted_error(self, n: int) -> WorkEvicted:
         if self.options.ttl_ms is None:
@@ -911,91 +780,23 @@ class Workpool:
             "it finished (the pool's ttl_ms)"
         )
 
-    # Waiting for results -------------------------------------------------------------------
-
-    def _notify(self, record: WorkRecord) -> None:
-        waiters = record.waiters or []
-        record.waiters = None
-        value, exc = _result_of(record)
-        for waiter in waiters:
-            if waiter.waiting:
-                waiter.waiting = False
-                self._runtime.resume(waiter.run, value, exc)
-
-    def _poll_deadline(self, waiter: _Waiter) -> None:
-        if not waiter.waiting:
-            return
-        waiter.waiting = False
-        record = self._records.get(waiter.n)
-        if record is not None and record.waiters:
-            record.waiters.remove(waiter)
-        message = f"Timeout waiting for result of work {self._prefix}{waiter.n}"
-        self._runtime.resume(waiter.run, None, PollTimeout(message))
-
-
-_NO_ARGS: dict[str, Any] = {}
-
 
 def _is_waiting(record: WorkRecord) -> bool:
     return record.state is PENDING or record.state is RETRYING
 
 
-def _run_over(run: Run) -> bool:
-    return run.state is not RunState.ACTIVE
+def _event_data(event: str, record: WorkRecord, source: State, detail: Any) -> dict[str, Any]:
+    """The data of a terminal event (section 6 of the spec)."""
+    attempt = record.attempts
+    if event == "succeeded":
+        value: Any = detail.value
+        return {"attempt": attempt, "result": value if value is None else fresh(value)}
+    if event == "failed":
+        return {"attempt": attempt, "error": detail.error}
+    if event == "timed_out":
+        return {"attempt": attempt, "timeoutMs": detail}
+    data: dict[str, Any] = {"attempt": attempt, "wasRunning": source in ACTIVE}
+    if isinstance(detail, Run) and not detail.ok:
+        data["error"] = detail.error  # A failure that would have been retried (CAN-6).
+    return data
 
-
-def _result_of(record: WorkRecord) -> tuple[Any, BaseException | None]:
-    if record.state is SUCCEEDED:
-        return fresh(record.outcome), None
-    return None, WorkFailed(record.outcome)
-
-
-def _result_json(record: WorkRecord) -> dict[str, Any]:
-    """The terminal result as the component's ``vResult`` JSON (rule ONC-2)."""
-    if record.state is SUCCEEDED:
-        return {"kind": "success", "returnValue": fresh(record.outcome)}
-    if record.state is CANCELED:
-        return {"kind": "canceled"}
-    return {"kind": "failed", "error": record.outcome}
-
-
-def _on_complete_done(world: World) -> Any:
-    def done(run: Run) -> None:
-        world._busy -= 1
-
-    return done
-
-
-class _Waiter:
-    __slots__ = ("n", "run", "waiting")
-
-    def __init__(self, run: Run, n: int) -> None:
-        self.run = run
-        self.n = n
-        self.waiting = True
-
-
-class _WaitResult(Request):
-    """``await pool.poll_result(ctx, id, timeout_ms)``."""
-
-    __slots__ = ("_n", "_pool", "_timeout_ms")
-
-    def __init__(self, pool: Workpool, n: int, timeout_ms: int) -> None:
-        self._pool = pool
-        self._n = n
-        self._timeout_ms = timeout_ms
-
-    def handle(self, runtime: Runtime, run: Run) -> Any:
-        pool = self._pool
-        record = pool._records.get(self._n)
-        if record is None:
-            return None, pool._evicted_error(self._n)
-        if record.state in TERMINAL:
-            return _result_of(record)
-        waiter = _Waiter(run, self._n)
-        if record.waiters is None:
-            record.waiters = []
-        record.waiters.append(waiter)
-        clock = runtime.clock
-        clock.schedule(clock.now + self._timeout_ms, int(Phase.TIMER), pool._poll_deadline, waiter)
-        return REQUEST_PENDING

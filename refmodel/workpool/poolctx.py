@@ -8,13 +8,34 @@ whose ids are the only ones ``scheduler.cancel`` accepts (rule CAN-4).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
+from refmodel.constants import CTX_POLL_TIMEOUT_MS
 from refmodel.engine.functions import FunctionRef
-from refmodel.engine.runtime import ActionCtx, Request
+from refmodel.engine.runtime import ActionCtx, Ctx, Request
 from refmodel.errors import ForeignWorkId, UnknownWorkId
 from refmodel.values import check_time
-from refmodel.workpool.pool import CTX_POLL_TIMEOUT_MS, WorkId, WorkKind, Workpool
+from refmodel.workpool.items import WorkId, WorkKind
+
+
+class _Pool(Protocol):
+    """What the wrapper needs of its :class:`~refmodel.workpool.pool.Workpool`."""
+
+    name: str
+
+    def enqueue_action(self, ctx: Ctx, fn: FunctionRef | str, args: Any = None) -> WorkId: ...
+
+    def enqueue_mutation(self, ctx: Ctx, fn: FunctionRef | str, args: Any = None) -> WorkId: ...
+
+    def enqueue_unknown(
+        self, ctx: Ctx, fn: FunctionRef | str, args: Any, run_at: int
+    ) -> WorkId: ...
+
+    def poll_result(self, ctx: ActionCtx, work_id: str, timeout_ms: int) -> Request: ...
+
+    def kind_of(self, work_id: str) -> WorkKind: ...
+
+    def cancel(self, ctx: Ctx, work_id: str) -> None: ...
 
 
 class PoolCtx:
@@ -22,7 +43,7 @@ class PoolCtx:
 
     __slots__ = ("_ctx", "_pool", "scheduler")
 
-    def __init__(self, pool: Workpool, ctx: ActionCtx) -> None:
+    def __init__(self, pool: _Pool, ctx: ActionCtx) -> None:
         self._pool = pool
         self._ctx = ctx
         self.scheduler = PoolScheduler(pool, ctx)
@@ -60,7 +81,7 @@ class PoolScheduler:
 
     __slots__ = ("_ctx", "_pool")
 
-    def __init__(self, pool: Workpool, ctx: ActionCtx) -> None:
+    def __init__(self, pool: _Pool, ctx: ActionCtx) -> None:
         self._pool = pool
         self._ctx = ctx
 

@@ -6,12 +6,16 @@
   ``previous_attempts``, or ``finished`` (rule STS-5).
 - :class:`WorkInfo` and :class:`PoolStatistics`: frozen snapshots for debugging.
 
-Each is computed from a work item's state on demand; none is stored.
+Each is computed from a work item's state on demand; none is stored. The lifecycle only moves
+forward, so a status only moves forward too (rule STS-2). Which view
+``pool.status(id)`` gives is the profile's :class:`StatusView` (:data:`SEED_VIEW` or
+:data:`CURRENT_VIEW`); both views are always available as ``pool.seed_status(id)`` and
+``pool.current_status(id)``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -22,6 +26,7 @@ from refmodel.workpool.lifecycle import (
     RETRYING,
     RUNNING,
     SUCCEEDED,
+    TERMINAL,
     State,
 )
 
@@ -92,6 +97,51 @@ def current_status(state: State | None, attempts: int) -> CurrentStatus:
     if state is RUNNING or state is CANCELING:
         return CurrentStatus(state="running", previous_attempts=attempts)
     return CURRENT_FINISHED
+
+
+class StatusView(Protocol):
+    """How ``pool.status(id)`` reads in a profile (rules STS-1 to STS-5).
+
+    """
+
+    @property
+    def forgotten_state(self) -> str:
+        """What a cancel of an item the pool no longer holds reports in its
+        ``cancel_ignored`` event (``"evicted"``, ``"finished"``)."""
+        ...
+
+    def of(self, state: State | None, attempts: int, outcome: Any) -> SeedStatus | CurrentStatus:
+        """The status of an item in ``state`` (``None``: no longer held) after ``attempts``
+        ended attempts, with ``outcome`` (its result or error once terminal)."""
+        ...
+
+
+@attrs.frozen
+class SeedView:
+    """The seed API's view: results are shown until evicted (STS-1 to STS-3)."""
+
+    forgotten_state: str = "evicted"
+
+    def of(self, state: State | None, attempts: int, outcome: Any) -> SeedStatus | CurrentStatus:
+        """The seed status; ``evicted`` once the item is no longer held."""
+        return SEED_EVICTED if state is None else seed_status(state, outcome)
+
+
+@attrs.frozen
+class CurrentView:
+    """The current API's view: pending / running with previous attempts / finished (STS-5)."""
+
+    forgotten_state: str = "finished"
+
+    def of(self, state: State | None, attempts: int, outcome: Any) -> SeedStatus | CurrentStatus:
+        """The current status; ``finished`` once terminal or no longer held."""
+        if state is None or state in TERMINAL:
+            return CURRENT_FINISHED
+        return current_status(state, attempts)
+
+
+SEED_VIEW = SeedView()
+CURRENT_VIEW = CurrentView()
 
 
 @attrs.frozen(kw_only=True)

@@ -1,0 +1,115 @@
+"""Semantics profiles: everything that differs between versions of the Workpool (rule PRF-1).
+
+Theory of operation. A world simulates one :class:`Profile`. A profile is data: its lifecycle
+table (what a cancel of running work does, whether a failure that would be retried after a
+cancel ends canceled, whether results are evicted), its pool options (bounds, defaults, which
+options exist: timeouts, the ttl), its status view, when work becomes eligible, which failures
+are retried and how long they wait, who may start when, and what onComplete is given. The pool
+(:mod:`refmodel.workpool.pool`) asks the profile; it never asks which profile it is.
+
+The built-in profiles are two instances, :data:`SEED` (the Workpool as its original README
+describes it) and :data:`CURRENT` (the component as it is today). A profile of one's own is a
+third instance, made without editing refmodel::
+
+    from refmodel.workpool.profiles import CURRENT
+    bucketed = CURRENT.evolve(name="bucketed", eligibility=MyEligibility())
+    world = World(profile=bucketed)
+
+Each part is a small object with a documented protocol, so a proposal (say, pools that lend
+idle slots to each other, :mod:`refmodel.proposals.borrowing`) replaces one part and keeps the
+rest. The tests' broken engines are such profiles too: a profile that breaks one rule.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from refmodel.errors import InvalidArgument, InvalidType
+from refmodel.values import short
+from refmodel.workpool.completion import EVERY_RESULT, CompletionPolicy
+from refmodel.workpool.enqueue import CURRENT_ELIGIBILITY, SEED_ELIGIBILITY, Eligibility
+from refmodel.workpool.lifecycle import Lifecycle
+from refmodel.workpool.options import CURRENT_OPTIONS, PROFILES, SEED_OPTIONS, OptionRules
+from refmodel.workpool.retries import STANDARD_RETRIES, RetryPolicy
+from refmodel.workpool.slots import OWN_SLOTS, SlotPolicy
+from refmodel.workpool.status import CURRENT_VIEW, SEED_VIEW, StatusView
+
+
+@attrs.frozen(kw_only=True)
+class Profile:
+    """A version of the Workpool's semantics.
+
+    Attributes:
+        name: how traces and messages name it (``world_started``'s ``profile``).
+        summary: one line saying what it is.
+        lifecycle: its lifecycle table (:mod:`refmodel.workpool.lifecycle`; LIF-1, CAN-2,
+            CAN-6, TMO-1, TTL-1).
+        options: its pool options: bounds, defaults, timeouts, retention (CFG-1 to CFG-4).
+        status: how ``pool.status(id)`` reads (STS-1 to STS-5).
+        eligibility: when enqueued and retried work may start (ENQ-4, ENQ-6, RTY-2).
+        retries: which failures are retried and the wait before a retry (RTY-1 to RTY-4).
+        slots: who may start when (PAR-1, PAR-2).
+        completion: what onComplete is given and when it is called (ONC-1 to ONC-3).
+    """
+
+    name: str
+    summary: str = ""
+    lifecycle: Lifecycle = attrs.field(repr=False, eq=False)
+    options: OptionRules = attrs.field(repr=False)
+    status: StatusView = attrs.field(repr=False)
+    eligibility: Eligibility = attrs.field(default=SEED_ELIGIBILITY, repr=False)
+    retries: RetryPolicy = attrs.field(default=STANDARD_RETRIES, repr=False)
+    slots: SlotPolicy = attrs.field(default=OWN_SLOTS, repr=False)
+    completion: CompletionPolicy = attrs.field(default=EVERY_RESULT, repr=False)
+
+    def evolve(self, **changes: Any) -> Profile:
+        """A copy with ``changes`` (a new ``name`` is expected: traces show it)."""
+        return attrs.evolve(self, **changes)
+
+
+SEED = Profile(
+    name="seed",
+    summary="the Workpool as its original README describes it",
+    lifecycle=Lifecycle("seed"),
+    options=SEED_OPTIONS,
+    status=SEED_VIEW,
+    eligibility=SEED_ELIGIBILITY,
+)
+"""FIFO, work-conserving, exact deadlines, per-kind timeouts, results kept ``ttl_ms``, cancel
+stops running work."""
+
+CURRENT = Profile(
+    name="current",
+    summary="the component as it is today",
+    lifecycle=Lifecycle("current"),
+    options=CURRENT_OPTIONS,
+    status=CURRENT_VIEW,
+    eligibility=CURRENT_ELIGIBILITY,
+)
+"""``max_parallelism`` 0..200 (default 10, 0 pauses), no timeouts, no retained results, a
+status of pending / running / finished, and a cancel that lets running work finish."""
+
+BUILT_IN: dict[str, Profile] = {SEED.name: SEED, CURRENT.name: CURRENT}
+"""The built-in profiles by name (:data:`~refmodel.workpool.options.PROFILES` lists them)."""
+assert tuple(BUILT_IN) == PROFILES
+
+
+def as_profile(value: Any) -> Profile:
+    """The profile ``value`` names (``"seed"``, ``"current"``) or is (a :class:`Profile`).
+
+    Raises:
+        InvalidType: neither a str nor a Profile.
+        InvalidArgument: an unknown name.
+    """
+    if isinstance(value, Profile):
+        return value
+    if type(value) is not str:
+        raise InvalidType(
+            f"profile must be a str, one of {list(PROFILES)}, or a Profile; got {short(value)}"
+        )
+    found = BUILT_IN.get(value)
+    if found is None:
+        raise InvalidArgument(f"unknown profile {value!r}: choose one of {list(PROFILES)}")
+    return found
