@@ -16,7 +16,8 @@ The protocol, in short (one JSON object per line each way; ``id`` echoes the req
   ``{"ids": [...]}`` for enqueueBatch, ``{"status": {...}}`` for status, ``{}`` otherwise.
 - ``{"method": "advance", "params": {"ms": N}}`` -> ``{"now": T, "events": [...]}``: every
   trace event (``specs/trace.schema.json``) not reported yet — those of the calls made since
-  the last advance, then those up to time T = now + N, events at T included.
+  the last advance, then those up to time T = now + N, events at T included; with
+  ``"stalled": true`` when the clock is stuck at T < now + N (a livelock, rule CLK-5).
 - ``{"method": "shutdown"}`` -> ``{}``, then the program exits.
 
 Errors come back as ``{"id": n, "error": {"type": "...", "message": "..."}}``. A step that the
@@ -39,9 +40,9 @@ from typing import Any, Protocol
 
 from refmodel.constants import DEFAULT_BASE, DEFAULT_INITIAL_BACKOFF_MS, DEFAULT_MAX_ATTEMPTS
 from refmodel.engine.runtime import PENDING, ActionCtx, MutationCtx, QueryCtx, Request, Run, Runtime
-from refmodel.errors import InvalidArgument, RefmodelError
+from refmodel.errors import InvalidArgument, RefmodelError, StepLimitExceeded
 from refmodel.scenario import FEATURES, ScenarioError, load
-from refmodel.trace import TraceEvent
+from refmodel.trace import MemoryTrace, TraceEvent
 from refmodel.workpool.options import RetryBehavior
 from refmodel.world import World
 
@@ -52,6 +53,24 @@ PROTOCOL_VERSION = 1
 
 class AdapterError(RefmodelError):
     """The adapter misbehaved: it crashed, hung past its timeout, or answered garbage."""
+
+
+class AdapterTimeout(AdapterError):
+    """The adapter did not answer a request within its per-call timeout (it was killed)."""
+
+    def __init__(self, message: str, method: str) -> None:
+        super().__init__(message)
+        self.method = method
+
+
+MAX_EVENTS_PER_ADVANCE = 20_000
+"""The most trace events the model records in one ``advance``: past it, its clock is taken to
+be stuck at one instant (a livelock), and it answers with ``stalled: true`` (rule CLK-5)."""
+
+
+class _Stalled(BaseException):
+    """Raised by the model adapter's trace sink past :data:`MAX_EVENTS_PER_ADVANCE` events in
+    one advance; a BaseException, so that nothing on the way mistakes it for user code's."""
 
 
 class Adapter(Protocol):
@@ -123,6 +142,20 @@ def pool_options_from_json(options: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+class _CappedTrace(MemoryTrace):
+    """The model adapter's world trace: kept in memory (``world.trace`` works), and a world
+    stuck at one instant is stopped past :data:`MAX_EVENTS_PER_ADVANCE` unreported events."""
+
+    def __init__(self, adapter: ModelAdapter) -> None:
+        super().__init__()
+        self._adapter = adapter
+
+    def __call__(self, event: TraceEvent) -> None:
+        self.events.append(event)
+        if len(self.events) - self._adapter._reported > MAX_EVENTS_PER_ADVANCE:
+            raise _Stalled
+
+
 class ModelAdapter:
     """The model as an in-process adapter: plays scenario steps on a :class:`World`."""
 
@@ -142,6 +175,7 @@ class ModelAdapter:
             "version": _version(),
             "features": sorted(FEATURES),
             "latency": {},
+            "deviations": [],
         }
 
     def reset(self, scenario: Mapping[str, Any]) -> None:
@@ -151,7 +185,7 @@ class ModelAdapter:
         self._reported = 0
         self._invocations = {}
         world = World(seed=int(loaded.get("seed", 0)), profile=str(loaded.get("profile", "seed")),
-                      trace=True)
+                      trace=_CappedTrace(self))
         self._events = world.trace  # The world's own in-memory trace, so world.trace works.
         for name, options in loaded["pools"].items():
             world.pool(name, **pool_options_from_json(options))
@@ -258,13 +292,23 @@ class ModelAdapter:
             method = getattr(pool, f"enqueue_{kind}_batch")
             return {"ids": method(client, fdef.ref, list(step["argsList"]), **kwargs)}
         if op == "cancel":
-            pool.cancel(client, str(step["id"]))
+            work_id = str(step["id"])
+            world.tracer.emit("cancel_called", pool.name, work_id, {})  # What was asked (CAN-1).
+            pool.cancel(client, work_id)
             return {}
         if op == "cancelAll":
             pool.cancel_all(client, limit=step.get("limit"))
             return {}
         if op == "status":
-            return {"status": pool.status(str(step["id"])).to_json()}
+            work_id = str(step["id"])
+            try:
+                status = pool.status(work_id).to_json()
+            except RefmodelError as error:
+                refused = {"error": type(error).__name__}
+                world.tracer.emit("status_read", pool.name, work_id, refused)
+                raise
+            world.tracer.emit("status_read", pool.name, work_id, {"status": status})
+            return {"status": status}
         if op == "configure":
             changes = {}
             if "maxParallelism" in step:
@@ -276,12 +320,22 @@ class ModelAdapter:
         raise ScenarioError(f"unknown op {op!r}")
 
     def advance(self, ms: int) -> dict[str, Any]:
-        """Run ``ms`` of virtual time; return the window's events."""
+        """Run ``ms`` of virtual time; return the window's events. A world that plays
+        :data:`MAX_EVENTS_PER_ADVANCE` events without reaching the window's end is stuck
+        (livelock): the answer then says ``stalled: true``, with the instant it is stuck at."""
         world = self._require()
-        world.run_until(world.now + ms)
+        stalled = False
+        try:
+            world.run_until(world.now + ms, max_steps=MAX_EVENTS_PER_ADVANCE)
+        except (StepLimitExceeded, _Stalled):
+            stalled = True
+            self._world = None  # Stopped in the middle of an event: it cannot go on.
         fresh = self._events[self._reported:]
         self._reported = len(self._events)
-        return {"now": world.now, "events": [e.to_json() for e in fresh]}
+        answer: dict[str, Any] = {"now": world.now, "events": [e.to_json() for e in fresh]}
+        if stalled:
+            answer["stalled"] = True
+        return answer
 
     def close(self) -> None:
         """Drop the world."""
@@ -426,9 +480,9 @@ class SubprocessAdapter:
             if left <= 0:
                 self._broken = True
                 self.kill()
-                raise AdapterError(
+                raise AdapterTimeout(
                     f"adapter {self.command!r} did not answer {method} within "
-                    f"{self.timeout_s:g} s"
+                    f"{self.timeout_s:g} s", method
                 )
             ready, _, _ = select.select([fd], [], [], left)
             if not ready:

@@ -9,8 +9,8 @@ The two formulas are those of rule RTY-2, which the model and the tools that jud
 implementations must agree on to the millisecond:
 
 - :func:`retry_delay_ms`: the delay the model waits before a retry, for a jitter factor;
-- :func:`retry_delay_bounds`: the delays a conformant implementation may wait, whatever its
-  jitter draw.
+- :func:`retry_delay_window`: the delays a conformant implementation may wait, whatever its
+  jitter draw and whether or not it rounds.
 
 Both apply the clamp: no retry waits longer than :data:`MAX_RETRY_DELAY_MS` (one year); a
 nominal backoff so large that it overflows a float counts as beyond the clamp.
@@ -84,7 +84,27 @@ MAX_RETRY_DELAY_MS = YEAR_MS
 """The clamp: no retry waits longer than one year (rule RTY-2)."""
 
 
-def nominal_backoff_ms(initial_backoff_ms: int, base: float, retry: int) -> float:
+DEFAULT_RETRY_JSON = {
+    "maxAttempts": DEFAULT_MAX_ATTEMPTS,
+    "initialBackoffMs": DEFAULT_INITIAL_BACKOFF_MS,
+    "base": DEFAULT_BASE,
+}
+"""The default retry behaviour in its JSON spelling, as traces and scenarios write it (RTY-1)."""
+
+DEVIATIONS: dict[str, str] = {
+    "STS-4/foreign-id-finished": "the status of an id another pool issued reads "
+    '{"state": "finished"} instead of being refused (the current component under '
+    "convex-test checks ids only by table name)",
+    "ENQ-5/retry-on-mutation-ignored": "a retry option on a mutation or query enqueue (or "
+    "batch) is accepted and ignored instead of refused (the current component forbids it only "
+    "in its TypeScript types)",
+}
+"""The documented deviations of spec section 7 an implementation may declare, by name
+(``<rule>/<what>``): each admits one behaviour its rule otherwise forbids. The model declares
+none."""
+
+
+def nominal_backoff_ms(initial_backoff_ms: float, base: float, retry: int) -> float:
     """The nominal wait before retry number ``retry`` (1 for the first retry):
     ``initial_backoff_ms * base ** (retry - 1)``, or ``inf`` where that is beyond a float.
 
@@ -101,17 +121,25 @@ def nominal_backoff_ms(initial_backoff_ms: int, base: float, retry: int) -> floa
     return nominal
 
 
-def retry_delay_ms(initial_backoff_ms: int, base: float, retry: int, jitter: float) -> int:
+def retry_delay_ms(initial_backoff_ms: float, base: float, retry: int, jitter: float) -> int:
     """The delay before retry ``retry`` for a jitter factor in [0.5, 1.5) (rule RTY-2):
     ``floor(nominal * jitter)``, at most :data:`MAX_RETRY_DELAY_MS`."""
     delay = nominal_backoff_ms(initial_backoff_ms, base, retry) * jitter
     return MAX_RETRY_DELAY_MS if delay >= MAX_RETRY_DELAY_MS else int(delay)
 
 
-def retry_delay_bounds(initial_backoff_ms: int, base: float, retry: int) -> tuple[int, int]:
+def retry_delay_window(
+    initial_backoff_ms: float, base: float, retry: int
+) -> tuple[int, float]:
     """The delays before retry ``retry`` that conform, whatever the jitter draw (rule RTY-2):
-    ``[floor(0.5 b), floor(1.5 b)]`` for the nominal backoff ``b``, each at most the clamp."""
-    return (
-        retry_delay_ms(initial_backoff_ms, base, retry, JITTER_LOW),
-        retry_delay_ms(initial_backoff_ms, base, retry, JITTER_HIGH),
-    )
+    ``[floor(0.5 b), 1.5 b]`` for the nominal backoff ``b``, each at most the clamp.
+
+    The low end is rounded down because the model rounds its delays down; the high end is not,
+    because another implementation need not round (the current component waits
+    ``b * (0.5 + u)`` ms). The high end is an ``int`` when it is a whole number.
+    """
+    low = retry_delay_ms(initial_backoff_ms, base, retry, JITTER_LOW)
+    high = nominal_backoff_ms(initial_backoff_ms, base, retry) * JITTER_HIGH
+    if high >= MAX_RETRY_DELAY_MS:
+        return low, MAX_RETRY_DELAY_MS
+    return low, int(high) if float(high).is_integer() else high

@@ -316,7 +316,7 @@ CURRENT: list[dict[str, Any]] = [
         "description": "An action retried with backoff 100 ms, base 2: two failures, then "
                        "success on the third attempt; each wait is within the jitter bounds "
                        "and each retry starts at its retryAt.",
-        "rules": ["RTY-1", "RTY-2", "RTY-3"],
+        "rules": ["RTY-1", "RTY-2", "RTY-3", "LIV-1"],
         "level": "MUST",
         "scenario": scenario(
             "current", {"p": {"maxParallelism": 2}},
@@ -491,6 +491,16 @@ CURRENT: list[dict[str, Any]] = [
               "refs": ["a", "b"], "options": {"retry": True}},
              advance(10)],
         ),
+        "deviations": {
+            "ENQ-5/retry-on-mutation-ignored": {
+                "scenario": scenario(
+                    "current", {"p": {"maxParallelism": 2}},
+                    {"save": {"kind": "mutation", "durationMs": 5}},
+                    [{"op": "enqueueBatch", "pool": "p", "fn": "save", "argsList": [{}, {}],
+                      "refs": ["a", "b"]}, advance(10)],
+                ),
+            },
+        },
     },
     {
         "name": "enq-6-run-at-and-run-after",
@@ -593,5 +603,232 @@ CURRENT: list[dict[str, Any]] = [
     },
 ]
 
-FIXTURES: list[dict[str, Any]] = SEED + CURRENT
+GAPS: list[dict[str, Any]] = [
+    {
+        "name": "exe-1-same-instant-results",
+        "description": "Two items end at the same instant with different return values: "
+                       "each keeps its own (status, and the result of its succeeded event).",
+        "rules": ["EXE-1", "STS-1"],
+        "level": "MUST",
+        "scenario": scenario(
+            "seed", {"p": {"maxParallelism": 2}},
+            {"one": action(returns(10, "one")), "two": action(returns(10, "two"))},
+            [enqueue("a", "one"), enqueue("b", "two"), advance(10), status("a"),
+             status("b")],
+        ),
+    },
+    {
+        "name": "onc-2-context-and-same-instant-results",
+        "description": "Two items with different contexts and return values end at the same "
+                       "instant: each onComplete gets its own item's context and result.",
+        "rules": ["ONC-2", "ONC-3", "EXE-1"],
+        "level": "MUST",
+        "scenario": scenario(
+            "current", {"p": {"maxParallelism": 2}},
+            {"one": action(returns(10, {"value": 1})), "two": action(returns(10, [2])),
+             "done": ON_COMPLETE},
+            [enqueue("a", "one", onComplete="done", context={"user": "ada"}),
+             enqueue("b", "two", onComplete="done", context=["bob", 2]), advance(20)],
+        ),
+    },
+    {
+        "name": "cfg-5-pause-a-running-pool",
+        "description": "Setting maxParallelism 0 while an item runs lets it finish and starts "
+                       "nothing more, though its slot frees; raising it to 1 starts the next "
+                       "at that instant.",
+        "rules": ["CFG-5", "PAR-2"],
+        "level": "MUST",
+        "scenario": scenario(
+            "current", {"p": {"maxParallelism": 1}}, {"work": action(returns(30, "ok"))},
+            [enqueue("a", "work"), enqueue("b", "work"), advance(10),
+             {"op": "configure", "pool": "p", "maxParallelism": 0}, advance(40), status("a"),
+             status("b"), {"op": "configure", "pool": "p", "maxParallelism": 1},
+             advance(0), status("b"), advance(40)],
+        ),
+    },
+    {
+        "name": "par-1-two-pools-at-once",
+        "description": "Two pools of one slot each run side by side: each limit counts only "
+                       "its own pool's work.",
+        "rules": ["PAR-1", "WC-1", "ORD-1"],
+        "level": "MUST",
+        "scenario": scenario(
+            "seed", {"p": {"maxParallelism": 1}, "q": {"maxParallelism": 1}},
+            {"work": action(returns(10, "ok"))},
+            [enqueue("a", "work"), enqueue("b", "work"), enqueue("x", "work", pool="q"),
+             enqueue("y", "work", pool="q"), advance(30)],
+        ),
+    },
+    {
+        "name": "ord-1-run-at-lets-later-work-overtake",
+        "description": "An item waiting for its runAt does not hold back work enqueued after "
+                       "it that is eligible now: FIFO is by eligibility time first.",
+        "rules": ["ORD-1", "ORD-2", "ENQ-6", "WC-1"],
+        "level": "MUST",
+        "scenario": scenario(
+            "seed", {"p": {"maxParallelism": 1}}, {"work": action(returns(10, "ok"))},
+            [enqueue("later", "work", runAt=30), enqueue("now", "work"),
+             enqueue("soon", "work", runAfter=15), advance(60)],
+        ),
+    },
+    {
+        "name": "cfg-5-lower-then-raise",
+        "description": "Lowering maxParallelism, then raising it above the running count, "
+                       "starts waiting work the instant it is raised.",
+        "rules": ["CFG-5", "WC-1", "PAR-1"],
+        "level": "MUST",
+        "scenario": scenario(
+            "current", {"p": {"maxParallelism": 2}}, {"work": action(returns(30, "ok"))},
+            [enqueue("a", "work"), enqueue("b", "work"), enqueue("c", "work"),
+             enqueue("d", "work"), advance(5),
+             {"op": "configure", "pool": "p", "maxParallelism": 1}, advance(5),
+             {"op": "configure", "pool": "p", "maxParallelism": 4}, advance(0), status("c"),
+             status("d"), advance(60)],
+        ),
+    },
+    {
+        "name": "can-5-cancel-of-another-pools-id",
+        "description": "A pool refuses to cancel an id another pool issued, and that item runs "
+                       "on to its end.",
+        "rules": ["CAN-5", "ERR-1"],
+        "level": "MUST",
+        "scenario": scenario(
+            "seed", {"p": {"maxParallelism": 1}, "q": {"maxParallelism": 1}},
+            {"work": action(returns(10, "ok"))},
+            [enqueue("a", "work", runAfter=5), cancel("a", pool="q"), advance(20),
+             status("a")],
+        ),
+    },
+    {
+        "name": "sts-4-status-of-another-pools-id",
+        "description": "A pool refuses the status of an id another pool issued. The current "
+                       "component under convex-test answers finished: an implementation that "
+                       "declares STS-4/foreign-id-finished may.",
+        "rules": ["STS-4"],
+        "level": "MUST",
+        "scenario": scenario(
+            "current", {"p": {"maxParallelism": 1}, "q": {"maxParallelism": 1}},
+            {"work": action(returns(10, "ok"))},
+            [enqueue("a", "work"), status("a", pool="q"), advance(20)],
+        ),
+        "deviations": {
+            "STS-4/foreign-id-finished": {
+                "calls": {"1": {"result": "ok", "status": {"anyOf": [{"state": "finished"}]}}},
+            },
+        },
+    },
+    {
+        "name": "enq-5-retry-on-a-mutation-batch",
+        "description": "A batch of mutations with a retry option is refused whole. The current "
+                       "component ignores the option instead: an implementation that declares "
+                       "ENQ-5/retry-on-mutation-ignored may run the batch without retries.",
+        "rules": ["ENQ-5", "RTY-1"],
+        "level": "MUST",
+        "scenario": scenario(
+            "current", {"p": {"maxParallelism": 1}},
+            {"save": {"kind": "mutation", "durationMs": 5, "throws": "conflict"}},
+            [{"op": "enqueueBatch", "pool": "p", "fn": "save", "argsList": [{}, {}],
+              "refs": ["a", "b"], "options": {"retry": True}}, advance(20)],
+        ),
+        "deviations": {
+            "ENQ-5/retry-on-mutation-ignored": {
+                "scenario": scenario(
+                    "current", {"p": {"maxParallelism": 1}},
+                    {"save": {"kind": "mutation", "durationMs": 5, "throws": "conflict"}},
+                    [{"op": "enqueueBatch", "pool": "p", "fn": "save", "argsList": [{}, {}],
+                      "refs": ["a", "b"]}, advance(20)],
+                ),
+            },
+        },
+    },
+    {
+        "name": "rty-1-failing-mutation-under-retry-by-default",
+        "description": "With retryActionsByDefault, a failing action is retried, but a failing "
+                       "mutation is not: it fails at once, and its onComplete says so.",
+        "rules": ["RTY-1", "EXE-2", "ONC-3"],
+        "level": "MUST",
+        "scenario": scenario(
+            "current",
+            {"p": {"maxParallelism": 2, "retryActionsByDefault": True,
+                   "defaultRetryBehavior": {"maxAttempts": 2, "initialBackoffMs": 1000,
+                                            "base": 2}}},
+            {"save": {"kind": "mutation", "durationMs": 5, "throws": "bad row"},
+             "send": action(throws(5, "down"), returns(5, "sent")), "done": ON_COMPLETE},
+            [enqueue("m", "save", onComplete="done"), enqueue("s", "send", onComplete="done"),
+             advance(2000)],
+        ),
+    },
+    {
+        "name": "tmo-1-mutation-timeout",
+        "description": "A mutation that runs past the pool's mutationTimeoutMs times out at "
+                       "start + timeout, like an action past actionTimeoutMs.",
+        "rules": ["TMO-1", "STS-1"],
+        "level": "MUST",
+        "scenario": scenario(
+            "seed", {"p": {"maxParallelism": 1, "mutationTimeoutMs": 10}},
+            {"slow": {"kind": "mutation", "durationMs": 30, "returns": "late"},
+             "work": action(returns(5, "ok"))},
+            [enqueue("m", "slow"), enqueue("a", "work"), advance(10), status("m"),
+             advance(20)],
+        ),
+    },
+    {
+        "name": "rty-2-fractional-backoff",
+        "description": "With an initial backoff of 5 ms the delay before the retry lies in "
+                       "[2, 7.5] ms: an implementation that does not round may wait 7.3 ms.",
+        "rules": ["RTY-2", "RTY-1"],
+        "level": "MUST",
+        "scenario": scenario(
+            "current", {"p": {"maxParallelism": 1}},
+            {"flaky": action(throws(5, "once"), returns(5, "ok"))},
+            [enqueue("a", "flaky", retry={"maxAttempts": 2, "initialBackoffMs": 5,
+                                          "base": 2}), advance(30)],
+        ),
+    },
+    {
+        "name": "rty-2-instant-failures-back-off",
+        "description": "An attempt that fails without taking time is retried only after its "
+                       "backoff: the clock moves on between attempts, and the work fails after "
+                       "its last one.",
+        "rules": ["RTY-2", "RTY-4", "CLK-5", "LIV-1"],
+        "level": "MUST",
+        "scenario": scenario(
+            "current", {"p": {"maxParallelism": 1}}, {"fail": action(throws(0, "no"))},
+            [enqueue("a", "fail", retry={"maxAttempts": 3, "initialBackoffMs": 10,
+                                         "base": 2}), advance(100)],
+        ),
+    },
+    {
+        "name": "can-7-cancel-all-with-a-limit",
+        "description": "cancelAll with a page limit still cancels every waiting item (the "
+                       "limit only sizes the pages the real component works in).",
+        "rules": ["CAN-7"],
+        "level": "MUST",
+        "scenario": scenario(
+            "current", {"p": {"maxParallelism": 1}}, {"work": action(returns(10, "ok"))},
+            [enqueue("a", "work"), enqueue("b", "work"), enqueue("c", "work"), advance(1),
+             {"op": "cancelAll", "pool": "p", "limit": 1}, status("b"), status("c"),
+             advance(20)],
+        ),
+    },
+    {
+        "name": "rty-4-non-retryable-then-status",
+        "description": "A NonRetryableError ends an item with attempts left, and its status "
+                       "reads finished at once.",
+        "rules": ["RTY-4", "STS-5"],
+        "level": "MUST",
+        "scenario": scenario(
+            "current", {"p": {"maxParallelism": 1}},
+            {"card": action({"durationMs": 5, "throwsNonRetryable": "declined"},
+                            returns(5, "never"))},
+            [enqueue("a", "card", retry=RETRY_100), advance(5), status("a"), advance(300)],
+        ),
+    },
+]
+"""Fixtures for what the first ones left unobserved: results and contexts at one instant, a
+pool paused while it runs, two pools, work overtaking a runAt, a limit lowered then raised,
+another pool's ids, mutations under retry-by-default and past their timeout, fractional
+backoffs, a cancelAll limit, and the two named deviations."""
+
+FIXTURES: list[dict[str, Any]] = SEED + CURRENT + GAPS
 """Every fixture source, in the order ``fill`` writes them."""

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 import attrs
 
-TRACE_VERSION = 1
+TRACE_VERSION = 2
 
 # One encoder for every line: json.dumps with options would build a new one per event.
 _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
@@ -27,11 +27,13 @@ _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 KINDS: dict[str, str] = {
     "world_started": "A world was created: data {traceVersion, seed, epoch, profile}.",
     "pool_created": "A pool was created with its options (JSON spelling).",
-    "enqueued": "Work was enqueued: data {fn, kind, runAt, retry, onComplete}; runAt is its "
-    "eligibility time, retry its retry behaviour or null, onComplete the callback or null.",
+    "enqueued": "Work was enqueued: data {fn, kind, runAt, retry, onComplete, context}; runAt is "
+    "its eligibility time, retry its retry behaviour or null, onComplete the callback or null, "
+    "context (with an onComplete) what the callback will be given.",
     "started": "An attempt started into a slot: data {attempt, lagMs} (lag since eligibility).",
     "succeeded": "Work ended with a return value: data {attempt, result}.",
-    "failed": "Work ended with an error: data {attempt, error}.",
+    "failed": "Work ended with an error: data {attempt, error} (+ nonRetryable: true when a "
+    "NonRetryableError ended it).",
     "retrying": "An attempt failed and will be retried: data {attempt, error, delayMs, retryAt}.",
     "canceled": "Work was canceled: data {attempt, wasRunning} (+ error if an attempt failed).",
     "cancel_requested": "Running work was asked to cancel (current profile): data {attempt}.",
@@ -39,6 +41,9 @@ KINDS: dict[str, str] = {
     "evicted": "A finished result was evicted after the pool's ttl.",
     "cancel_ignored": "A cancel changed nothing: data {state} (finished, or already canceling).",
     "on_complete": "A finished item's onComplete was called: data {fn, context, result}.",
+    "cancel_called": "A cancel of this id was asked for (recorded by an adapter): data {}.",
+    "status_read": "A status of this id was read (recorded by an adapter): data {status} or "
+    "{error} when the read was refused.",
     "config_updated": "A pool's configuration changed at runtime: data = its options.",
     "warning": "A pool warned (as the component logs): data {message}.",
     "scheduled": "The plain scheduler accepted a function: data {fn, runAt}.",

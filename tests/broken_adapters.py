@@ -29,14 +29,19 @@ from typing import Any
 import attrs
 
 from refmodel.adapter import Adapter, ModelAdapter, serve
+from refmodel.engine.functions import FunctionDef
 from refmodel.engine.startqueue import StartQueue
 from refmodel.workpool.cancel import Cancels
 from refmodel.workpool.completion import CompletionPolicy, OnCompleteCalls
+from refmodel.workpool.enqueue import Plan, Planner
+from refmodel.workpool.items import WorkKind, WorkSpec
 from refmodel.workpool.lifecycle import TRANSITIONS, Effect, State, Trigger
+from refmodel.workpool.options import RetryBehavior
 from refmodel.workpool.pool import Workpool, WorkRecord
 from refmodel.workpool.profiles import Profile
 from refmodel.workpool.retention import Retention
 from refmodel.workpool.retries import RetryPolicy
+from refmodel.workpool.status import CurrentStatus, CurrentView, SeedStatus
 from refmodel.workpool.timeouts import Timeouts
 from refmodel.world import World
 from tests.broken import profiles_changed, with_rows
@@ -317,6 +322,286 @@ class SucceedsTwice(BrokenAdapter):
         refold(pool)
 
 
+# The classes of bug the first fixtures, explore and check missed ----------------------------------
+
+
+class _ContextLost(OnCompleteCalls):
+    def schedule(
+        self, fdef: FunctionDef, work_id: str, context: Any, result: dict[str, Any]
+    ) -> None:
+        super().schedule(fdef, work_id, None, result)
+
+
+class WrongContext(BrokenAdapter):
+    """ONC-2: onComplete is given no context (the stored context is lost)."""
+
+    def patch(self, world: World, pool: Workpool) -> None:
+        pool._on_complete = _ContextLost(world.clock, world.tracer, world.runtime, pool.name)
+
+
+@attrs.frozen
+class _Returned:
+    """What an ended attempt gives :meth:`Workpool._finish`: its return value."""
+
+    value: Any
+    ok: bool = True
+    error: str | None = None
+    non_retryable: bool = False
+
+
+class SharedResultBuffer(BrokenAdapter):
+    """EXE-1: items that succeed at the same instant all get the first one's return value
+    (one result buffer per loop iteration)."""
+
+    def patch(self, world: World, pool: Workpool) -> None:
+        finish = pool._finish
+        first: list[tuple[int, Any]] = []
+
+        def finish_shared(record: WorkRecord, source: State, event: str, detail: Any) -> None:
+            if record.state is State.SUCCEEDED:
+                if first and first[0][0] == world.now:
+                    detail = _Returned(first[0][1])
+                else:
+                    first[:] = [(world.now, detail.value)]
+            finish(record, source, event, detail)
+
+        pool._finish = finish_shared  # type: ignore[method-assign]
+        refold(pool)
+
+
+class PauseIgnoredWhileRunning(BrokenAdapter):
+    """PAR-2: a pause (maxParallelism 0) is ignored while work runs, so the freed slot is
+    refilled."""
+
+    def patch(self, world: World, pool: Workpool) -> None:
+        original = pool._reconfigure
+
+        def reconfigure(changes: dict[str, Any]) -> None:
+            if changes.get("max_parallelism") == 0 and pool._running > 0:
+                changes = {k: v for k, v in changes.items() if k != "max_parallelism"}
+            original(changes)
+
+        pool._reconfigure = reconfigure  # type: ignore[method-assign]
+
+
+class SharedSlots(BrokenAdapter):
+    """WC-1: every pool's limit counts the work of all pools (one global running count)."""
+
+    def patch(self, world: World, pool: Workpool) -> None:
+        def has_room() -> bool:
+            return sum(other._running for other in world.pools.values()) < pool._limit
+
+        pool._queue = StartQueue(world.clock, _waiting, has_room, pool._start)
+
+
+class _MonotoneQueue(StartQueue[WorkRecord]):
+    """A start queue in which no item becomes eligible before an item queued earlier."""
+
+    latest = 0
+
+    def add(self, item: WorkRecord) -> None:
+        self.latest = max(self.latest, item.eligible_at)
+        item.eligible_at = self.latest
+        super().add(item)
+
+
+class RunAtBlocksLaterWork(BrokenAdapter):
+    """ORD-1: an item waiting for its runAt holds back every item enqueued after it (strict
+    enqueue order instead of FIFO by eligibility time)."""
+
+    def patch(self, world: World, pool: Workpool) -> None:
+        pool._queue = _MonotoneQueue(world.clock, _waiting, pool._has_room, pool._start)
+
+
+class RaiseNotActedOn(BrokenAdapter):
+    """WC-1: raising maxParallelism starts nothing until something else wakes the pool."""
+
+    def patch(self, world: World, pool: Workpool) -> None:
+        queue = _ForgetfulQueue(world.clock, _waiting, pool._has_room, pool._start)
+        pool._queue = queue
+        original = pool._reconfigure
+
+        def reconfigure(changes: dict[str, Any]) -> None:
+            queue.quiet = True
+            try:
+                original(changes)
+            finally:
+                queue.quiet = False
+
+        pool._reconfigure = reconfigure  # type: ignore[method-assign]
+
+
+class CancelsAnyPoolsId(BrokenAdapter):
+    """CAN-5: a pool cancels an id another pool issued, in that pool."""
+
+    def patch(self, world: World, pool: Workpool) -> None:
+        original = pool.cancel
+
+        def cancel(ctx: Any, work_id: str) -> None:
+            for other in world.pools.values():
+                if other is not pool and str(work_id).startswith(other._prefix):
+                    other.cancel(ctx, work_id)
+                    return
+            original(ctx, work_id)
+
+        pool.cancel = cancel  # type: ignore[method-assign]
+
+
+class _RetriesEveryKind(Planner):
+    """Enqueues that give mutations and queries the pool's default retry behaviour."""
+
+    def __init__(self, pool: Workpool, world: World) -> None:
+        default = pool.options.default_retry_behavior
+        by_default = default if pool.options.retry_actions_by_default else None
+        super().__init__(world.registry, world.clock, by_default, default)
+        self.by_default = by_default
+
+    def plan(self, ctx: Any, fn: Any, args: Any, kind: WorkKind, retry: Any,
+             *rest: Any, **named: Any) -> Plan:
+        plan = super().plan(ctx, fn, args, kind, retry, *rest, **named)
+        if kind is not WorkKind.ACTION and retry is None and self.by_default is not None:
+            spec = plan.spec
+            spec = WorkSpec(spec.fdef, spec.kind, self.by_default, spec.on_complete,
+                            spec.context, spec.keys)
+            return Plan(spec, plan.payload, plan.run_at)
+        return plan
+
+
+class RetriesMutations(BrokenAdapter):
+    """RTY-1: with retryActionsByDefault, mutations and queries are retried too."""
+
+    def patch(self, world: World, pool: Workpool) -> None:
+        pool._planner = _RetriesEveryKind(pool, world)
+
+
+class NoMutationTimeout(BrokenAdapter):
+    """TMO-1: only actions time out; mutations run past mutationTimeoutMs."""
+
+    def patch(self, world: World, pool: Workpool) -> None:
+        actions_only = attrs.evolve(pool.options, mutation_timeout_ms=None)
+        pool._timeouts = Timeouts(world.clock, actions_only, pool._on_timeout)
+
+
+class _DroppedCancels(Cancels):
+    """Cancels that drop a cancel of pending work."""
+
+    def cancel(self, n: int) -> None:
+        record = self._items.get(n)
+        if record is not None and record.state is State.PENDING:
+            return
+        super().cancel(n)
+
+
+class DropsCancelOfPending(BrokenAdapter):
+    """CAN-1: a cancel of pending work is silently dropped and the work runs (the seed
+    implementation's bug)."""
+
+    def patch(self, world: World, pool: Workpool) -> None:
+        pool._cancels = _DroppedCancels(
+            pool._items, pool.profile.lifecycle, pool._apply, pool._cancel_ignored,
+            pool.profile.status.forgotten_state,
+        )
+
+
+@attrs.frozen
+class _RetriesNonRetryable(RetryPolicy):
+    def will_retry(
+        self, behavior: RetryBehavior | None, attempts: int, non_retryable: bool
+    ) -> bool:
+        return super().will_retry(behavior, attempts, False)
+
+
+class RetriesNonRetryable(BrokenProfile):
+    """RTY-4: a NonRetryableError is retried like any error (a retry policy)."""
+
+    def change(self, profile: Profile) -> Profile:
+        return profile.evolve(retries=_RetriesNonRetryable())
+
+
+@attrs.frozen
+class _RunningWhileBackingOff(CurrentView):
+    def of(self, state: State | None, attempts: int, outcome: Any) -> SeedStatus | CurrentStatus:
+        if state is State.RETRYING:
+            return CurrentStatus(state="running", previous_attempts=attempts)
+        return super().of(state, attempts, outcome)
+
+
+class StatusRunningDuringBackoff(BrokenProfile):
+    """STS-5: work waiting to retry reads running (it is still counted as in progress; a
+    status view)."""
+
+    def change(self, profile: Profile) -> Profile:
+        return profile.evolve(status=_RunningWhileBackingOff())
+
+
+@attrs.frozen
+class _NoBackoffEver(RetryPolicy):
+    def will_retry(
+        self, behavior: RetryBehavior | None, attempts: int, non_retryable: bool
+    ) -> bool:
+        return behavior is not None and not non_retryable
+
+    def delay_ms(self, behavior: RetryBehavior, retry: int, jitter: float) -> int:
+        return 0
+
+
+class RetriesForeverWithoutBackoff(BrokenProfile):
+    """CLK-5: a failed action is retried at once, forever: an attempt that fails without
+    taking time keeps the clock at one instant (a livelock; a retry policy)."""
+
+    def change(self, profile: Profile) -> Profile:
+        return profile.evolve(retries=_NoBackoffEver())
+
+
+class ForeignStatusReadsFinished(BrokenAdapter):
+    """STS-4: the status of an id another pool issued reads finished (the current component
+    under convex-test). ``declare``: the adapter declares the named deviation."""
+
+    def __init__(self, declare: bool = False) -> None:
+        super().__init__()
+        self.declare = declare
+
+    def handshake(self) -> dict[str, Any]:
+        answer = super().handshake()
+        if self.declare:
+            answer["deviations"] = ["STS-4/foreign-id-finished"]
+        return answer
+
+    def patch(self, world: World, pool: Workpool) -> None:
+        original = pool.status
+
+        def status(work_id: str) -> Any:
+            if any(other is not pool and str(work_id).startswith(other._prefix)
+                   for other in world.pools.values()):
+                return CurrentStatus(state="finished", previous_attempts=0)
+            return original(work_id)
+
+        pool.status = status  # type: ignore[method-assign]
+
+
+class IgnoresRetryOnMutations(ModelAdapter):
+    """ENQ-5: a retry option on a mutation or query enqueue is accepted and ignored (the
+    current component). ``declare``: the adapter declares the named deviation."""
+
+    def __init__(self, declare: bool = False) -> None:
+        super().__init__()
+        self.declare = declare
+
+    def handshake(self) -> dict[str, Any]:
+        answer = super().handshake()
+        if self.declare:
+            answer["deviations"] = ["ENQ-5/retry-on-mutation-ignored"]
+        return answer
+
+    def call(self, step: Mapping[str, Any]) -> dict[str, Any]:
+        options = step.get("options")
+        if step.get("op") in ("enqueue", "enqueueBatch") and options and "retry" in options:
+            world = self._require()
+            if world.registry.resolve(step["fn"]).ref.kind.value != "action":
+                step = {**step, "options": {k: v for k, v in options.items() if k != "retry"}}
+        return super().call(step)
+
+
 Factory = Callable[[], Adapter]
 
 BROKEN: dict[str, tuple[Factory, str, str]] = {
@@ -336,6 +621,26 @@ BROKEN: dict[str, tuple[Factory, str, str]] = {
     "succeeds-twice": (SucceedsTwice, "LIF-1", "seed"),
 }
 """Each broken workpool: ``name -> (factory, rule ID the checker reports, profile)``."""
+
+MISSED: dict[str, tuple[Factory, str, str]] = {
+    "wrong-context": (WrongContext, "ONC-2", "current"),
+    "shared-result-buffer": (SharedResultBuffer, "EXE-1", "seed"),
+    "pause-ignored-while-running": (PauseIgnoredWhileRunning, "PAR-2", "current"),
+    "shared-slots": (SharedSlots, "WC-1", "seed"),
+    "run-at-blocks-later-work": (RunAtBlocksLaterWork, "ORD-1", "seed"),
+    "raise-not-acted-on": (RaiseNotActedOn, "WC-1", "current"),
+    "cancels-any-pools-id": (CancelsAnyPoolsId, "CAN-5", "seed"),
+    "retries-mutations": (RetriesMutations, "RTY-1", "current"),
+    "no-mutation-timeout": (NoMutationTimeout, "TMO-1", "seed"),
+    "drops-cancel-of-pending": (DropsCancelOfPending, "CAN-1", "seed"),
+    "retries-non-retryable": (RetriesNonRetryable, "RTY-4", "current"),
+    "status-running-during-backoff": (StatusRunningDuringBackoff, "STS-5", "current"),
+    "retries-forever-without-backoff": (RetriesForeverWithoutBackoff, "CLK-5", "current"),
+    "foreign-status-reads-finished": (ForeignStatusReadsFinished, "STS-4", "current"),
+    "ignores-retry-on-mutations": (IgnoresRetryOnMutations, "ENQ-5", "current"),
+}
+"""The classes of bug that the first fixtures, explore and check let through, one broken
+workpool each: ``name -> (factory, the rule a fixture or explore names, profile)``."""
 
 PROGRAMS_DIR = Path(__file__).resolve().parent / "broken_programs"
 

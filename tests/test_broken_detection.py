@@ -23,6 +23,7 @@ feature declared, a few bugs need far larger budgets.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,7 +34,14 @@ import pytest
 from refmodel.adapter import Adapter, ModelAdapter, SubprocessAdapter
 from refmodel.checker import CheckOptions, check
 from refmodel.conformance import Fixture, Report, explore, load_fixtures, run_conformance
-from tests.broken_adapters import BROKEN, PROGRAMS, program_command
+from tests.broken_adapters import (
+    BROKEN,
+    MISSED,
+    PROGRAMS,
+    ForeignStatusReadsFinished,
+    IgnoresRetryOnMutations,
+    program_command,
+)
 from tests.broken_scenarios import SCENARIOS, played_trace
 from tests.spec import checks
 
@@ -45,6 +53,10 @@ EXPLORE_EXAMPLES = 40
 """Scenarios generated per exploration (Hypothesis then shrinks the first divergence)."""
 EXPLORE_SEED = 1
 """The Hypothesis seed of every exploration."""
+
+MORE_EXAMPLES = {"stops-running-on-cancel": 60}
+"""The broken workpools this seed needs more scenarios for (a cancel of running work, in a
+generator that spreads its steps over every declared feature)."""
 
 FOCUS: dict[str, tuple[str, ...]] = {
     "canceled-still-starts": ("cancel",),
@@ -65,12 +77,17 @@ FOCUS: dict[str, tuple[str, ...]] = {
 """Per broken workpool, the features besides its profile's status API that it is explored with."""
 
 TAGGED_OTHERWISE = {
-    "lost-return-value": "an onComplete result that differs but is called once is tagged ONC-2",
     "retry-holds-slot": "a retry that never starts is tagged by its attempt count, RTY-1/WC-1",
-    "two-slots-freed": "a start before a slot frees is tagged as early, ORD-2",
 }
 """The broken workpools whose shrunk divergence the conformance checker tags with another rule
-than theirs (it never tags ONC-3 or PAR-1); ``check`` names theirs."""
+than theirs; ``check`` names theirs."""
+
+CHECKED_OTHERWISE = {
+    "retry-holds-slot": ("LIV-1", "when the shrunk scenario's only waiting item is the retry, "
+                                  "the slot it holds keeps it from restarting: it is overdue"),
+}
+"""The broken workpools whose shrunk scenario ``check`` may judge under another rule: that rule,
+and why."""
 
 
 class Focused:
@@ -192,13 +209,16 @@ def test_exploring_each_broken_workpool_finds_a_divergence_check_names_by_its_ru
     name: str,
 ) -> None:
     factory, rule, _ = BROKEN[name]
-    found = explore(Focused(factory(), focus_of(name)), EXPLORE_EXAMPLES, seed=EXPLORE_SEED)
-    assert found is not None, f"no divergence in {EXPLORE_EXAMPLES} scenarios"
+    examples = MORE_EXAMPLES.get(name, EXPLORE_EXAMPLES)
+    found = explore(Focused(factory(), focus_of(name)), examples, seed=EXPLORE_SEED)
+    assert found is not None, f"no divergence in {examples} scenarios"
     scenario = found.fixture.scenario
     assert found.rules
     if name not in TAGGED_OTHERWISE:
         assert rule in found.rules, found.detail
-    assert rule in checked_rules(factory(), scenario), found.detail
+    checked = checked_rules(factory(), scenario)
+    allowed = {rule, CHECKED_OTHERWISE.get(name, (rule, ""))[0]}
+    assert allowed & set(checked), (checked, found.detail)
     assert checked_rules(ModelAdapter(), scenario) == []
     assert conformance_of(ModelAdapter(), [found.fixture]).failures() == []
     assert not conformance_of(factory(), [found.fixture]).ok
@@ -222,3 +242,79 @@ def test_every_broken_workpool_is_explored_and_enough_are_programs() -> None:
     assert len(PROGRAMS) >= 3
     assert sorted(FOCUS) == sorted(BROKEN) == sorted(SCENARIOS)
     assert set(TAGGED_OTHERWISE) <= set(BROKEN)
+
+
+# 4. The classes of bug the first kit missed ----------------------------------------------------
+
+
+@checks("CNF-2", "ONC-2", "EXE-1", "PAR-2", "WC-1", "CAN-5", "RTY-1", "TMO-1", "CAN-1", "RTY-4",
+        "STS-5", "CLK-5", "STS-4", "ENQ-5")
+@pytest.mark.parametrize("name", sorted(MISSED))
+def test_each_class_of_missed_bug_fails_a_must_fixture_of_its_rule(
+    name: str, fixtures: list[Fixture]
+) -> None:
+    factory, rule, _ = MISSED[name]
+    report = conformance_of(factory(), fixtures)
+    assert not report.ok
+    assert rule in failed_must_rules(report), report.text()
+    tagged = [v.detail for v in report.failures() if f"{rule}]" in v.detail or f"{rule}," in
+              v.detail]
+    assert tagged, f"no divergence is tagged {rule}: {report.text()}"
+
+
+@checks("CNF-2", "STS-4", "ENQ-5")
+@pytest.mark.parametrize("adapter", [ForeignStatusReadsFinished, IgnoresRetryOnMutations])
+def test_a_declared_deviation_passes_the_fixture_that_pins_it(
+    adapter: Any, fixtures: list[Fixture]
+) -> None:
+    assert conformance_of(adapter(declare=True), fixtures).failures() == []
+    assert not conformance_of(adapter(declare=False), fixtures).ok
+
+
+MISSED_EXPLORED: dict[str, tuple[tuple[str, ...], int]] = {
+    "wrong-context": (("onComplete",), 60),
+    "shared-result-buffer": ((), 100),
+    "pause-ignored-while-running": (("configure",), 60),
+    "shared-slots": ((), 60),
+    "run-at-blocks-later-work": (("runAt",), 60),
+    "cancels-any-pools-id": (("cancel",), 60),
+    "retries-mutations": (("retries", "mutations"), 100),
+    "no-mutation-timeout": (("timeouts", "mutations"), 300),
+    "drops-cancel-of-pending": (("cancel",), 60),
+    "retries-non-retryable": (("retries", "nonRetryable"), 60),
+    "foreign-status-reads-finished": ((), 60),
+    "ignores-retry-on-mutations": (("retries", "mutations", "batch"), 80),
+}
+"""Per class of missed bug that explore catches too: the features it is explored with
+(besides its profile's status API) and the scenarios it takes. Three are left to the
+fixtures: the livelock (``retries-forever-without-backoff``: every shrinking step replays
+20,000 events), ``status-running-during-backoff`` (a status read while an item waits to
+retry) and ``raise-not-acted-on`` (a raise of the limit while nothing runs), which take more
+scenarios than this suite spends."""
+
+
+QUICK_TO_EXPLORE = ("wrong-context", "shared-result-buffer", "cancels-any-pools-id",
+                    "foreign-status-reads-finished", "ignores-retry-on-mutations")
+"""The ones explored on every test run; the others only with the Hypothesis profile
+``thorough`` (``tox -e explore``), as their shrinking takes seconds each."""
+
+THOROUGH = os.environ.get("HYPOTHESIS_PROFILE") == "thorough"
+
+
+@checks("CNF-2", "ONC-2", "EXE-1", "PAR-2", "WC-1", "ORD-1", "CAN-5", "RTY-1", "TMO-1",
+        "CAN-1", "RTY-4", "STS-4", "ENQ-5")
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(name, marks=[] if THOROUGH or name in QUICK_TO_EXPLORE else [
+        pytest.mark.skip(reason="explored with HYPOTHESIS_PROFILE=thorough")])
+     for name in sorted(MISSED_EXPLORED)],
+)
+def test_exploring_finds_each_class_of_missed_bug_by_its_rule(name: str) -> None:
+    factory, rule, profile = MISSED[name]
+    features, examples = MISSED_EXPLORED[name]
+    found = explore(Focused(factory(), (f"{profile}-api", *features)), examples,
+                    seed=EXPLORE_SEED)
+    assert found is not None, f"no divergence in {examples} scenarios"
+    assert rule in found.rules, found.detail
+    assert conformance_of(ModelAdapter(), [found.fixture]).failures() == []
+    assert not conformance_of(factory(), [found.fixture]).ok

@@ -30,7 +30,6 @@ from hypothesis import strategies as st
 from refmodel import PROFILES, ActionCtx, MutationCtx, UnknownWorkId, World
 from refmodel.adapter import ModelAdapter, SubprocessAdapter
 from refmodel.checker import (
-    CHUNK_LINES,
     RULES,
     CheckOptions,
     CheckReport,
@@ -41,6 +40,7 @@ from refmodel.checker import (
     check_file,
 )
 from refmodel.checker_bench import main as bench_main
+from refmodel.cli import main
 from refmodel.conformance import scenario_strategy
 from refmodel.errors import InvalidArgument
 from refmodel.examples import EXAMPLES
@@ -57,9 +57,9 @@ SCHEMA = json.loads((ROOT / "specs" / "trace.schema.json").read_text(encoding="u
 class Trace:
     """A hand-written trace: events are added in order; ``seq`` counts them from 1."""
 
-    def __init__(self, profile: str = "seed") -> None:
+    def __init__(self, profile: str = "seed", version: int = 1) -> None:
         self.events: list[dict[str, Any]] = []
-        data = {"traceVersion": 1, "seed": 0, "epoch": 0, "profile": profile}
+        data = {"traceVersion": version, "seed": 0, "epoch": 0, "profile": profile}
         self.add(0, "world_started", None, None, **data)
 
     def add(
@@ -79,8 +79,8 @@ class Trace:
         data = {"fn": "f", "kind": "action", "runAt": t if run_at is None else run_at, **extra}
         return self.work(t, "enqueued", n, **data)
 
-    def start(self, t: int, n: int, attempt: int = 1) -> int:
-        return self.work(t, "started", n, attempt=attempt, lagMs=0)
+    def start(self, t: int, n: int, attempt: int = 1, lag: int = 0) -> int:
+        return self.work(t, "started", n, attempt=attempt, lagMs=lag)
 
     def succeed(self, t: int, n: int, result: Any = None, attempt: int = 1) -> int:
         return self.work(t, "succeeded", n, attempt=attempt, result=result)
@@ -328,8 +328,8 @@ def test_a_start_before_run_at_or_retry_at_is_a_violation() -> None:
     trace.start(259, 2, attempt=2)
     report = trace.check()
     assert rules_of(report) == ["ORD-2", "RTY-2"]
-    assert "p/1 starts at 49 ms, before its runAt 50 ms" in report.violations[0].message
-    assert "p/2 starts at 259 ms, before its retryAt 260 ms" in report.violations[1].message
+    assert "p/1 starts at 49 ms, 1 ms before its runAt 50 ms" in report.violations[0].message
+    assert "p/2 starts at 259 ms, 1 ms before its retryAt 260 ms" in report.violations[1].message
 
 
 @checks("ORD-1")
@@ -388,8 +388,8 @@ def test_a_free_slot_beside_eligible_work_at_a_settled_instant_is_a_violation() 
     assert report.violations == (
         Violation(
             rule="WC-1",
-            message="pool 'p' has 1 free slot(s) since 100 ms while p/2 waits (eligible since "
-            "0 ms); still at 100 ms (start lag allowed: 0 ms)",
+            message="pool 'p' has 1 free slot(s) while p/2 waits, due since 100 ms (eligible "
+            "at 0 ms, a slot free since 100 ms); still at 100 ms (start lag allowed: 0 ms)",
             events=(EventRef(5, 5), EventRef(freed, freed)),
         ),
     )
@@ -772,8 +772,9 @@ def test_unknown_pools_are_not_checked_for_parallelism_and_say_so() -> None:
     trace.enqueue(0, 2)
     trace.start(0, 2)
     trace.start(0, 1)
+    trace.start(1, 3)  # Never enqueued: still reported.
     report = trace.check()
-    assert rules_of(report) == ["ORD-1"]
+    assert rules_of(report) == ["LIF-1"]  # Starts of one instant may come in any order.
     assert report.notes == (
         "pool 'p' has no pool_created event and no max_parallelism option: PAR-1 and WC-1 "
         "are not checked for it",
@@ -815,10 +816,24 @@ def test_the_fast_reader_and_the_full_parser_agree() -> None:
 
 
 @checks("CHK-1")
+def test_the_json_module_reads_what_orjson_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    import refmodel.checker.rules as rules
+
+    traces = [real_component_trace().lines(), _retried(151).lines(),
+              EXAMPLES["retries"](0).worlds[next(iter(EXAMPLES["retries"](0).worlds))]
+              .trace_jsonl().splitlines()]
+    fast = [check(lines) for lines in traces]
+    monkeypatch.setattr(rules, "fast_loads", json.loads)
+    assert [check(lines) for lines in traces] == fast
+    nan = START.replace('"seed":0', '"seed":NaN')  # orjson refuses it; json and JSON Schema
+    assert check([nan]).ok  # read it (as the full parser always did).
+
+
+@checks("CHK-1")
 def test_a_trace_streams_through_in_chunks() -> None:
     trace = Trace()
     seed_pool(trace, maxParallelism=1, ttl=None)
-    for n in range(1, CHUNK_LINES + 10):
+    for n in range(1, 5000):
         trace.enqueue(n, n)
         trace.start(n, n)
         trace.succeed(n, n)
@@ -902,8 +917,9 @@ def test_time_going_back_and_an_unknown_version_are_unreadable() -> None:
     trace.add(4, "warning", "p", None, message="b")
     with pytest.raises(TraceUnreadable, match=r"^line 4: t goes back from 5 to 4 ms$"):
         trace.check()
-    with pytest.raises(TraceUnreadable, match=r"^line 1: traceVersion is 2; this checker reads"):
-        check([START.replace('"traceVersion":1', '"traceVersion":2')])
+    with pytest.raises(TraceUnreadable, match=r"^line 1: traceVersion is 3; this checker reads "
+                                              r"versions 1, 2$"):
+        check([START.replace('"traceVersion":1', '"traceVersion":3')])
     with pytest.raises(TraceUnreadable, match=r"^the trace is empty: no events$"):
         check([])
     with pytest.raises(TraceUnreadable, match="end_ms is 4 ms, but the trace has events up to"):
@@ -995,14 +1011,11 @@ def test_cli_check_of_a_violating_trace_exits_1_with_a_line_per_violation(tmp_pa
     done = run_check(str(path), "--max-parallelism", "p=1")
     assert (done.returncode, done.stderr) == (1, "")
     assert done.stdout == (
-        f"{path}: 6 events, profile seed: 2 violations\n"
-        "ORD-1: p/2 (eligible at 0 ms) starts at 0 ms before p/1, which was eligible at 0 ms "
-        "and comes first in (eligibility time, enqueue order) [line 3 (seq 3), line 4 (seq 4), "
-        "line 5 (seq 5)]\n"
+        f"{path}: 6 events, profile seed: 1 violation\n"
         "PAR-1: p/1 starts while 1 items run in pool 'p' (maxParallelism 1) [line 2 (seq 2), "
         "line 6 (seq 6)]\n"
     )
-    assert run_check(str(path), "--start-lag-ms", "1").returncode == 0
+    assert run_check(str(path), "--max-parallelism", "p=2").returncode == 0
 
 
 @checks("CHK-1")
@@ -1047,3 +1060,291 @@ def test_check_file_names_the_file_and_the_line(tmp_path: Path) -> None:
     assert str(raised.value) == f"{path}: line 2: an event is a JSON object, got []"
     stream = io.StringIO(START + "\n")
     assert check(stream).ok
+
+
+# Real implementations: early starts, fractional delays, order within an instant, liveness -----
+
+
+def real_component_trace() -> Trace:
+    """A trace as the current component records it under convex-test: a retry of backoff 5 ms
+    with a fractional delay restarting before its retryAt (segments of 100 ms), run_at work
+    starting 99 ms early, and a mutation that starts and ends in one transaction."""
+    trace = Trace("current", version=2)
+    current_pool(trace, maxParallelism=2)
+    retry = {"maxAttempts": 3, "initialBackoffMs": 5, "base": 2}
+    trace.enqueue(0, 1, retry=retry, onComplete=None)
+    trace.enqueue(0, 2, run_at=140, retry=None, onComplete=None)
+    trace.start(0, 1)
+    trace.work(10, "retrying", 1, attempt=1, error="flaky", delayMs=7.3125, retryAt=17.3125)
+    trace.start(17, 1, attempt=2, lag=0)
+    trace.succeed(20, 1, result=1, attempt=2)
+    trace.start(41, 2, lag=-99)
+    trace.succeed(50, 2, result=2)
+    trace.work(60, "enqueued", 3, fn="m", kind="mutation", runAt=60, retry=None,
+               onComplete=None)
+    trace.start(60, 3)
+    trace.succeed(60, 3, result=None)
+    slow = {"maxAttempts": 2, "initialBackoffMs": 200, "base": 2}
+    trace.enqueue(70, 4, retry=slow, onComplete=None)
+    trace.start(70, 4)
+    trace.work(80, "retrying", 4, attempt=1, error="flaky", delayMs=250.7, retryAt=330.7)
+    trace.start(232, 4, attempt=2, lag=-98)  # The start of its 100 ms segment, 98.7 ms early.
+    trace.succeed(240, 4, result=4, attempt=2)
+    return trace
+
+
+@checks("ORD-2", "RTY-2", "CHK-1")
+def test_a_real_trace_with_early_starts_and_fractional_delays_passes_with_its_bounds() -> None:
+    trace = real_component_trace()
+    assert trace.check(early_start_ms=99).ok
+    report = trace.check()  # Without the bound: rule verdicts, never unreadable input.
+    assert rules_of(report) == ["RTY-2", "ORD-2", "RTY-2"]
+    assert report.violations[0].message == "p/1 starts at 17 ms, 0.3125 ms before its retryAt " \
+                                           "17.3125 ms"
+    assert report.violations[1].message == "p/2 starts at 41 ms, 99 ms before its runAt 140 ms"
+    assert report.violations[2].message == "p/4 starts at 232 ms, 98.7 ms before its retryAt " \
+                                           "330.7 ms"
+    assert rules_of(trace.check(early_start_ms=98)) == ["ORD-2", "RTY-2"]
+
+
+@checks("RTY-2")
+def test_retry_delays_need_not_be_whole_ms_but_stay_within_the_jitter_bounds() -> None:
+    for delay, ok in ((2.5, True), (7.5, True), (2.4999, True), (7.5001, False), (1.9, False)):
+        trace = Trace("current", version=2)
+        current_pool(trace)
+        trace.enqueue(0, 1, retry={"maxAttempts": 2, "initialBackoffMs": 5, "base": 2})
+        trace.start(0, 1)
+        trace.work(10, "retrying", 1, attempt=1, error="e", delayMs=delay, retryAt=10 + delay)
+        # floor(0.5 * 5) = 2 is the low end (the model rounds down); 7.5 the high end.
+        assert trace.check().ok is ok, delay
+    off = Trace("current", version=2)
+    current_pool(off)
+    off.enqueue(0, 1, retry={"maxAttempts": 2, "initialBackoffMs": 5, "base": 2})
+    off.start(0, 1)
+    off.work(10, "retrying", 1, attempt=1, error="e", delayMs=3.5, retryAt=14.6)
+    assert rules_of(off.check()) == ["RTY-2"]
+
+
+def transactional_trace(first_the_long_one: bool) -> Trace:
+    """Pool of 2: p/1 runs from 0; p/2 is due at 950; at 1000 the mutation p/3 starts and
+    ends in one transaction and p/1 ends too, in either order; p/2 starts at 1280."""
+    trace = Trace()
+    seed_pool(trace, maxParallelism=2)
+    trace.enqueue(0, 1)
+    trace.start(0, 1)
+    trace.enqueue(0, 2, run_at=950)
+    trace.work(0, "enqueued", 3, fn="m", kind="mutation", runAt=1000)
+    if first_the_long_one:
+        trace.succeed(1000, 1)
+    trace.start(1000, 3)
+    trace.succeed(1000, 3)
+    if not first_the_long_one:
+        trace.succeed(1000, 1)
+    trace.work(1280, "started", 2, attempt=1, lagMs=330)
+    trace.succeed(1290, 2)
+    return trace
+
+
+@checks("WC-1")
+def test_work_conservation_does_not_depend_on_the_order_of_events_within_an_instant() -> None:
+    for order in (True, False):
+        trace = transactional_trace(order)
+        assert trace.check(start_lag_ms=280).ok, order
+        assert rules_of(trace.check(start_lag_ms=279)) == ["WC-1"], order
+        # The completion lag relaxes it too: the slot freed at 1000 may be seen up to C late.
+        assert trace.check(start_lag_ms=200, completion_lag_ms=80).ok, order
+
+
+@checks("WC-1")
+def test_a_wc_1_message_says_when_the_work_became_due() -> None:
+    trace = Trace()
+    seed_pool(trace)
+    trace.enqueue(0, 1, run_at=500)
+    trace.work(900, "started", 1, attempt=1, lagMs=400)
+    message = trace.check().violations[0].message
+    assert message == ("pool 'p' has 1 free slot(s) while p/1 waits, due since 500 ms (eligible "
+                       "at 500 ms, a slot free since 0 ms); still at 500 ms (start lag allowed: "
+                       "0 ms)")
+
+
+def late_retry_trace(*, retry_at: bool, then: str) -> Trace:
+    """workpool#198: an action fails at 2200 ms; its retry is due by 2575 ms at the latest but
+    comes about 60 s late. ``then``: ``"nothing"`` (the trace ends at the retrying event),
+    ``"other"`` (another pool records work at 30 s) or ``"late"`` (the retry at 60 s)."""
+    trace = Trace("current", version=2)
+    current_pool(trace)
+    trace.pool(0, "q", maxParallelism=1)
+    trace.enqueue(0, 1, retry=True, onComplete=None)
+    trace.start(0, 1)
+    timing = {"delayMs": 300.5, "retryAt": 2500.5} if retry_at else {}
+    trace.work(2200, "retrying", 1, attempt=1, error="provider down", **timing)
+    if then == "other":
+        trace.add(30000, "enqueued", "q", "q/1", fn="f", kind="action", runAt=30000)
+        trace.add(30000, "started", "q", "q/1", attempt=1, lagMs=0)
+    elif then == "late":
+        trace.work(60050, "started", 1, attempt=2, lagMs=57549)
+    return trace
+
+
+@checks("LIV-1")
+@pytest.mark.parametrize("retry_at", [True, False], ids=["with-retryAt", "without-retryAt"])
+@pytest.mark.parametrize("then", ["nothing", "other", "late"])
+def test_a_retry_60_s_late_is_flagged_by_the_liveness_rule_naming_the_item(
+    retry_at: bool, then: str
+) -> None:
+    trace = late_retry_trace(retry_at=retry_at, then=then)
+    with_end = trace.check(start_lag_ms=1000, end_ms=61000 if then == "late" else 59000)
+    assert rules_of(with_end) == ["LIV-1"]
+    assert with_end.violations[0].message.startswith("p/1 has not started ")
+    without = trace.check(start_lag_ms=1000)
+    if then == "nothing":  # Nothing after 2200 ms says how late it is: not judged.
+        assert without.ok
+    else:
+        assert rules_of(without) == ["LIV-1"]
+        message = without.violations[0].message
+        assert message.startswith("p/1 has not started ")
+        due = "due since 2500.5 ms" if retry_at else "due since 2575 ms"
+        assert due in message, message
+
+
+@checks("LIV-1")
+def test_work_due_before_the_last_instant_must_have_started_by_its_end() -> None:
+    trace = Trace()
+    seed_pool(trace, maxParallelism=1)
+    trace.enqueue(0, 1, run_at=50)
+    trace.pool(80, "q", maxParallelism=1)  # Something else happens at 80 ms; p/1 waits.
+    assert rules_of(trace.check()) == ["WC-1"]
+    edge = Trace()
+    seed_pool(edge, maxParallelism=1)
+    edge.enqueue(0, 1, run_at=50)
+    edge.pool(50, "q", maxParallelism=1)  # The trace ends at the instant it is due.
+    assert edge.check().ok
+    assert rules_of(edge.check(end_ms=50)) == ["WC-1"]
+    ended = Trace()
+    seed_pool(ended, maxParallelism=1)
+    ended.enqueue(0, 1, run_at=50)
+    ended.enqueue(80, 2)  # An event at the last instant: p/1 was due 30 ms before it.
+    assert rules_of(ended.check()) == ["WC-1"]
+
+
+# What version 2 adds: context, non-retryable errors, status reads, cancels -----------------------
+
+
+@checks("ONC-2")
+def test_on_complete_gets_the_context_it_was_enqueued_with() -> None:
+    for context, ok in (({"user": 1}, True), ({"user": 2}, False)):
+        trace = Trace("current", version=2)
+        current_pool(trace)
+        trace.enqueue(0, 1, onComplete="done", context={"user": 1}, retry=None)
+        trace.start(0, 1)
+        trace.succeed(5, 1, result=3)
+        trace.work(5, "on_complete", 1, fn="done", context=context,
+                   result={"kind": "success", "returnValue": 3})
+        report = trace.check()
+        assert report.ok is ok
+        if not ok:
+            assert rules_of(report) == ["ONC-2"]
+
+
+@checks("RTY-1", "RTY-4")
+def test_a_retryable_failure_with_attempts_left_must_be_retried() -> None:
+    for extra, rules in (({"nonRetryable": True}, []), ({}, ["RTY-1"])):
+        trace = Trace("current", version=2)
+        current_pool(trace)
+        trace.enqueue(0, 1, retry={"maxAttempts": 3, "initialBackoffMs": 10, "base": 2})
+        trace.start(0, 1)
+        trace.work(5, "failed", 1, attempt=1, error="no", **extra)
+        assert rules_of(trace.check()) == rules
+    old = Trace("current", version=1)  # Version 1 traces do not say: not judged.
+    current_pool(old)
+    old.enqueue(0, 1, retry={"maxAttempts": 3, "initialBackoffMs": 10, "base": 2})
+    old.start(0, 1)
+    old.work(5, "failed", 1, attempt=1, error="no")
+    assert old.check().ok
+
+
+@checks("RTY-1")
+def test_only_actions_retry() -> None:
+    trace = Trace("current", version=2)
+    current_pool(trace)
+    trace.work(0, "enqueued", 1, fn="m", kind="mutation", runAt=0,
+               retry={"maxAttempts": 3, "initialBackoffMs": 10, "base": 2})
+    assert rules_of(trace.check()) == ["RTY-1"]
+
+
+@checks("STS-5", "STS-1", "STS-3")
+def test_a_status_read_shows_the_state_the_events_give() -> None:
+    trace = Trace("current", version=2)
+    current_pool(trace)
+    trace.enqueue(0, 1, run_at=5, retry=None, onComplete=None)
+    trace.work(0, "status_read", 1, status={"state": "pending", "previousAttempts": 0})
+    trace.start(5, 1)
+    trace.work(5, "status_read", 1, status={"state": "pending", "previousAttempts": 0})
+    trace.work(6, "status_read", 1, status={"state": "running", "previousAttempts": 0})
+    trace.succeed(9, 1, result=1)
+    trace.work(9, "status_read", 1, status={"state": "running", "previousAttempts": 0})
+    assert trace.check().ok  # At an instant with a transition, either side of it.
+    trace.work(10, "status_read", 1, status={"state": "running", "previousAttempts": 0})
+    assert rules_of(trace.check()) == ["STS-5"]
+    assert trace.check(completion_lag_ms=1).ok
+    seed = Trace()
+    seed_pool(seed, ttl=10)
+    seed.enqueue(0, 1)
+    seed.start(0, 1)
+    seed.succeed(5, 1, result=7)
+    seed.work(6, "status_read", 1, status={"kind": "success", "result": 7})
+    seed.work(15, "evicted", 1)
+    seed.work(16, "status_read", 1, status={"kind": "evicted"})
+    assert seed.check().ok
+    seed.work(17, "status_read", 1, status={"kind": "success", "result": 7})
+    assert rules_of(seed.check()) == ["STS-3"]
+
+
+@checks("STS-4")
+def test_a_status_of_another_pools_id_is_refused_unless_the_deviation_is_declared() -> None:
+    trace = Trace("current", version=2)
+    current_pool(trace)
+    trace.pool(0, "q", maxParallelism=1)
+    trace.enqueue(0, 1, run_at=100, retry=None, onComplete=None)
+    trace.add(0, "status_read", "q", "p/1", error="UnknownWorkId")
+    assert trace.check().ok
+    trace.add(1, "status_read", "q", "p/1", status={"state": "finished"})
+    assert rules_of(trace.check()) == ["STS-4"]
+    assert trace.check(deviations=frozenset({"STS-4/foreign-id-finished"})).ok
+    with pytest.raises(InvalidArgument, match="unknown deviation 'STS-4/nope'"):
+        CheckOptions(deviations=frozenset({"STS-4/nope"}))
+
+
+@checks("CAN-1", "CAN-6")
+def test_a_cancel_that_did_nothing_is_a_violation() -> None:
+    dropped = Trace("current", version=2)
+    current_pool(dropped)
+    dropped.enqueue(0, 1, run_at=100, retry=None, onComplete=None)
+    dropped.work(10, "cancel_called", 1)
+    dropped.start(100, 1)
+    assert rules_of(dropped.check()) == ["CAN-1"]
+    assert rules_of(dropped.check(completion_lag_ms=200, end_ms=300)) == ["CAN-1"]
+    honoured = Trace("current", version=2)
+    current_pool(honoured)
+    honoured.enqueue(0, 1, run_at=100, retry=None, onComplete=None)
+    honoured.work(10, "cancel_called", 1)
+    honoured.work(30, "canceled", 1, attempt=0, wasRunning=False)
+    assert rules_of(honoured.check()) == ["CAN-1"]  # 20 ms late, with no lag declared.
+    assert honoured.check(completion_lag_ms=20, end_ms=100).ok
+    running = Trace("current", version=2)
+    current_pool(running)
+    running.enqueue(0, 1, retry=None, onComplete=None)
+    running.start(0, 1)
+    running.work(10, "cancel_called", 1)
+    running.succeed(50, 1, result=None)
+    assert rules_of(running.check()) == ["CAN-6"]
+
+
+@checks("CHK-1")
+def test_check_reads_negative_lags_and_version_1_traces(tmp_path: Path) -> None:
+    path = tmp_path / "real.jsonl"
+    path.write_text("\n".join(real_component_trace().lines()) + "\n", encoding="utf-8")
+    assert main(["check", str(path), "--early-start-ms", "99"]) == 0
+    assert main(["check", str(path)]) == 1
+    assert main(["check", str(path), "--deviation", "STS-4/foreign-id-finished",
+                 "--early-start-ms", "99"]) == 0

@@ -298,7 +298,7 @@ def test_a_declared_start_lag_widens_start_windows_and_nothing_else(
     early = shifted(recording, recording.refs["d"]["id"], -1)
     found = divergences(fixture.expect, early, {"startLagMs": 50})
     # d starts before c, which is ahead of it, and before a slot frees for it.
-    assert {rule for d in found for rule in d.rules} == {"ORD-1", "ORD-2"}
+    assert {rule for d in found for rule in d.rules} == {"ORD-1", "PAR-1"}
 
 
 @checks("STS-1")
@@ -386,6 +386,11 @@ def test_exploring_a_lifo_pool_finds_and_shrinks_an_ord_1_divergence(tmp_path: P
     assert found.fixture_path is not None and found.test_path is not None
     saved = load_fixture(found.fixture_path)
     assert saved == found.fixture
+    used = {step["fn"] for step in saved.scenario["steps"] if "fn" in step}
+    used |= {step.get("options", {}).get("onComplete") for step in saved.scenario["steps"]}
+    assert set(saved.scenario["functions"]) <= used  # Functions no step uses are dropped.
+    again = explore(LifoAdapter(), 200)
+    assert again is not None and again.fixture == found.fixture  # Deterministic for a seed.
     assert run_conformance(ModelAdapter(), [saved]).ok
     assert not run_conformance(LifoAdapter(), [saved]).ok
     source = found.test_path.read_text(encoding="utf-8")
@@ -398,7 +403,7 @@ def test_exploring_a_lifo_pool_finds_and_shrinks_an_ord_1_divergence(tmp_path: P
 def test_exploring_an_adapter_ignoring_cancel_of_pending_work_finds_can_1(
     tmp_path: Path,
 ) -> None:
-    found = explore(IgnoresCancelOfPending(), 60, out=tmp_path)
+    found = explore(IgnoresCancelOfPending(), 80, out=tmp_path)
     assert found is not None
     assert "CAN-1" in found.rules
     assert any(step["op"] == "cancel" for step in found.fixture.scenario["steps"])
@@ -603,11 +608,93 @@ def test_cli_explore_writes_nothing_when_the_model_meets_itself(
     out = tmp_path / "failures"
     assert main(["conformance", "--adapter", "model", "--explore", "10", "--out",
                  str(out)]) == 0
-    assert capsys.readouterr().out == "explore: no divergence in 10 scenarios\n"
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "coverage of 10 scenarios (rule: scenarios reaching it, smallest witness):"
+    assert lines[-2].startswith("never reached: ")
+    assert lines[-1] == "explore: no divergence in 10 scenarios"
     assert not out.exists()
+
+
+@checks("CNF-2")
+def test_cli_explore_reports_coverage_and_writes_each_rules_witness(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    witnesses = tmp_path / "witnesses"
+    assert main(["conformance", "--adapter", "model", "--explore", "60", "--witnesses",
+                 str(witnesses)]) == 0
+    text = capsys.readouterr().out
+    reached = {line.split()[0] for line in text.splitlines() if line.startswith("  ")}
+    never = text.split("never reached: ")[1].splitlines()[0]
+    assert {"PAR-1", "ORD-1", "RTY-1", "ONC-2", "CAN-1"} <= reached
+    assert never == "none" or set(never.split(", ")).isdisjoint(reached)
+    saved = load_fixtures(witnesses)
+    assert {fixture.rules[0] for fixture in saved} == reached
+    assert all(len(f.scenario["steps"]) <= 8 for f in saved)
+    assert run_conformance(ModelAdapter(), saved).failures() == []
+
+
+@checks("CNF-2", "ORD-1")
+def test_cli_explore_prints_where_the_failing_test_is_not_the_test(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    program = Path(__file__).resolve().parent / "broken_programs" / "lifo.py"
+    assert main(["conformance", "--adapter", f"{sys.executable} {program}", "--explore",
+                 "100", "--out", str(tmp_path)]) == 1
+    text = capsys.readouterr().out
+    assert "def test_" not in text
+    test_path = text.split("explore: replay it with: pytest ")[1].strip()
+    assert Path(test_path).exists() and Path(test_path).parent == tmp_path
 
 
 @checks("CNF-1")
 def test_fixture_sources_with_a_repeated_name_are_refused() -> None:
     with pytest.raises(ConformanceError, match="name 'par-1-two-slots' is used twice"):
         build_fixtures([FIXTURES[1], FIXTURES[1]])
+
+
+class DeclaresEarlyStarts(ModelAdapter):
+    """The model, except that work with a future runAt starts ``early`` ms before it, and
+    says so in its handshake with ``declared`` (``earlyStartMs``)."""
+
+    def __init__(self, early: int, declared: int) -> None:
+        super().__init__()
+        self.early = early
+        self.declared = declared
+
+    def handshake(self) -> dict[str, Any]:
+        return {**super().handshake(), "latency": {"earlyStartMs": self.declared}}
+
+    def reset(self, scenario: Mapping[str, Any]) -> None:
+        super().reset(scenario)
+        world = self._require()
+        early = self.early
+
+        class EarlyQueue(StartQueue[Any]):
+            def add(self, item: Any) -> None:
+                now = self._clock.now
+                if item.eligible_at > now:
+                    item.eligible_at = max(now, item.eligible_at - early)
+                super().add(item)
+
+        for pool in world.pools.values():
+            pool._queue = EarlyQueue(world.clock, lambda r: r.state in (
+                State.PENDING, State.RETRYING), pool._has_room, pool._start)
+
+
+@checks("ORD-2", "CNF-2")
+def test_a_declared_early_start_bound_admits_early_starts_and_nothing_more(
+    fixtures: list[Fixture],
+) -> None:
+    assert run_conformance(DeclaresEarlyStarts(10, 10), fixtures).failures() == []
+    short = run_conformance(DeclaresEarlyStarts(10, 9), fixtures)
+    assert "ORD-2" in {v.rule for v in short.failures()}
+
+
+@checks("CNF-3")
+def test_a_handshake_with_an_unknown_deviation_is_refused() -> None:
+    class Unknown(ModelAdapter):
+        def handshake(self) -> dict[str, Any]:
+            return {**super().handshake(), "deviations": ["STS-4/nope"]}
+
+    with pytest.raises(AdapterError, match="handshake deviations must be a list of names"):
+        run_conformance(Unknown(), [])

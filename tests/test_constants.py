@@ -16,8 +16,8 @@ from refmodel.constants import (
     MAX_RETRY_DELAY_MS,
     YEAR_MS,
     nominal_backoff_ms,
-    retry_delay_bounds,
     retry_delay_ms,
+    retry_delay_window,
 )
 from tests.spec import checks
 
@@ -64,11 +64,13 @@ def test_the_nominal_backoff_beyond_a_float_is_infinite() -> None:
 
 
 @checks("RTY-2")
-def test_the_conformance_bounds_are_the_delays_of_the_extreme_jitters_with_the_clamp() -> None:
-    assert retry_delay_bounds(250, 2, 1) == (125, 375)
-    assert retry_delay_bounds(250, 2, 2) == (250, 750)
-    assert retry_delay_bounds(10**12, 2, 1) == (MAX_RETRY_DELAY_MS, MAX_RETRY_DELAY_MS)
-    assert retry_delay_bounds(30_000_000_000, 1, 1) == (15_000_000_000, MAX_RETRY_DELAY_MS)
+def test_the_conformance_window_is_floor_half_to_one_and_a_half_backoffs_with_the_clamp() -> None:
+    assert retry_delay_window(250, 2, 1) == (125, 375)
+    assert retry_delay_window(250, 2, 2) == (250, 750)
+    assert retry_delay_window(5, 2, 1) == (2, 7.5)  # Another implementation need not round.
+    assert type(retry_delay_window(250, 2, 1)[1]) is int  # Whole numbers stay ints.
+    assert retry_delay_window(10**12, 2, 1) == (MAX_RETRY_DELAY_MS, MAX_RETRY_DELAY_MS)
+    assert retry_delay_window(30_000_000_000, 1, 1) == (15_000_000_000, MAX_RETRY_DELAY_MS)
 
 
 @checks("RTY-2", "CHK-1")

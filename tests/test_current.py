@@ -931,7 +931,9 @@ def test_non_retryable_error_from_a_nested_mutation_is_still_non_retryable() -> 
         (0, "started", work_id),
         (5, "failed", work_id),
     ]
-    assert _data(world, "failed", work_id) == [(5, {"attempt": 1, "error": "card declined"})]
+    assert _data(world, "failed", work_id) == [
+        (5, {"attempt": 1, "error": "card declined", "nonRetryable": True})
+    ]
     assert seen == [(NonRetryableError.__name__, "card declined")]
 
 
@@ -943,7 +945,9 @@ def test_non_retryable_error_from_a_nested_action_is_still_non_retryable() -> No
     work_id = pool.enqueue_action(world.client, "outer", retry=NO_BACKOFF)
     world.run_until_idle()
 
-    assert _data(world, "failed", work_id) == [(0, {"attempt": 1, "error": "inner refuses"})]
+    assert _data(world, "failed", work_id) == [
+        (0, {"attempt": 1, "error": "inner refuses", "nonRetryable": True})
+    ]
     assert _data(world, "retrying") == []
 
 
@@ -968,7 +972,9 @@ def test_non_retryable_error_from_a_nested_query_is_still_non_retryable() -> Non
     work_id = pool.enqueue_action(world.client, "reader", retry=NO_BACKOFF)
     world.run_until_idle()
 
-    assert _data(world, "failed", work_id) == [(0, {"attempt": 1, "error": "no such card"})]
+    assert _data(world, "failed", work_id) == [
+        (0, {"attempt": 1, "error": "no such card", "nonRetryable": True})
+    ]
     assert _data(world, "retrying") == []
 
 

@@ -27,6 +27,8 @@ VOCABULARY = [
     "evicted",
     "cancel_ignored",
     "on_complete",
+    "cancel_called",
+    "status_read",
     "config_updated",
     "warning",
     "scheduled",
@@ -140,7 +142,7 @@ def test_a_run_uses_only_the_vocabulary_and_numbers_events_from_one() -> None:
     events = play(True).trace
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert events[0].kind == "world_started"
-    assert events[0].data == {"traceVersion": 1, "seed": 7, "epoch": 0, "profile": "seed"}
+    assert events[0].data == {"traceVersion": 2, "seed": 7, "epoch": 0, "profile": "seed"}
     kinds = {e.kind for e in events}
     assert kinds <= set(KINDS)
     assert {

@@ -58,7 +58,7 @@ def test_a_new_world_reads_its_epoch_and_has_nothing_queued() -> None:
     assert (world.now, world.peek(), world.idle) == (1234, math.inf, True)
     assert [e.to_json() for e in world.trace] == [
         {"t": 1234, "seq": 1, "kind": "world_started", "pool": None, "id": None,
-         "data": {"traceVersion": 1, "seed": 0, "epoch": 1234, "profile": "seed"}},
+         "data": {"traceVersion": 2, "seed": 0, "epoch": 1234, "profile": "seed"}},
     ]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 
 from refmodel.cli.args import Commands, non_negative, pool_limit
+from refmodel.constants import DEVIATIONS
 
 
 def register(commands: Commands) -> None:
@@ -17,7 +18,8 @@ def register(commands: Commands) -> None:
     check.add_argument("trace", metavar="TRACE.jsonl")
     check.add_argument("--profile", choices=["seed", "current"],
                        help="override the trace's world_started profile")
-    for flag in ("start-lag-ms", "completion-lag-ms", "eviction-slack-ms", "timeout-slack-ms"):
+    for flag in ("start-lag-ms", "completion-lag-ms", "eviction-slack-ms", "timeout-slack-ms",
+                 "early-start-ms"):
         check.add_argument(f"--{flag}", type=non_negative, default=0, metavar="MS")
     check.add_argument("--end-ms", type=non_negative, default=None, metavar="MS",
                        help="the trace holds every event up to this instant")
@@ -26,7 +28,19 @@ def register(commands: Commands) -> None:
     check.add_argument("--no-pool-retry", action="store_true",
                        help="do not assume the pool's defaultRetryBehavior for items whose "
                             "enqueued event gives no retry")
+    check.add_argument("--deviation", type=_deviation, action="append", default=[],
+                       metavar="RULE/NAME",
+                       help="a documented deviation the implementation declares (repeatable): "
+                            + ", ".join(sorted(DEVIATIONS)))
     check.set_defaults(run=_check)
+
+
+def _deviation(text: str) -> str:
+    if text not in DEVIATIONS:
+        raise argparse.ArgumentTypeError(
+            f"unknown deviation {text!r}; known: {', '.join(sorted(DEVIATIONS))}"
+        )
+    return text
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -38,6 +52,8 @@ def _check(args: argparse.Namespace) -> int:
         completion_lag_ms=args.completion_lag_ms,
         eviction_slack_ms=args.eviction_slack_ms,
         timeout_slack_ms=args.timeout_slack_ms,
+        early_start_ms=args.early_start_ms,
+        deviations=frozenset(args.deviation),
         end_ms=args.end_ms,
         max_parallelism=dict(args.max_parallelism),
         assume_pool_retry=not args.no_pool_retry,

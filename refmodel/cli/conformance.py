@@ -3,9 +3,10 @@
 
 - ``fill [--out DIR]``: write the conformance fixtures.
 - ``conformance --adapter COMMAND [--fixtures DIR] [--explore N] [--seed K] [--out DIR]
-  [--timeout S]``: play the fixtures (and/or explore generated scenarios) against an adapter;
-  ``model`` is the in-process model. Exit 0 if no MUST fixture fails, 1 if one does, 2 on bad
-  input.
+  [--witnesses DIR] [--timeout S]``: play the fixtures (and/or explore generated scenarios)
+  against an adapter; ``model`` is the in-process model. Exploring prints a coverage report
+  (per rule, how many scenarios reached it). Exit 0 if no MUST fixture fails, 1 if one does,
+  2 on bad input.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ def register(commands: Commands) -> None:
     conformance.add_argument("--seed", type=int, default=0,
                              help="the Hypothesis seed of --explore (another seed, other "
                                   "scenarios)")
+    conformance.add_argument("--witnesses", metavar="DIR",
+                             help="where --explore writes each rule's smallest witness "
+                                  "scenario, as a fixture")
     conformance.add_argument("--timeout", type=seconds, default=10.0, metavar="S",
                              help="seconds one adapter call may take")
     conformance.set_defaults(run=_conformance)
@@ -50,4 +54,4 @@ def _conformance(args: argparse.Namespace) -> int:
     from refmodel.conformance import conformance_command
 
     return conformance_command(args.adapter, args.fixtures, args.explore, args.out,
-                               args.timeout, seed=args.seed)
+                               args.timeout, seed=args.seed, witnesses=args.witnesses)

@@ -103,8 +103,9 @@ class Deployment:
         seed: seeds the RNG (every draw that matters is in the trace; DET-2).
         epoch: the virtual time the clock starts at, in ms.
         trace: where trace events go: ``True`` keeps them in memory (``.trace``), ``False``
-            turns tracing off (fastest), a callable is called with each :class:`TraceEvent`,
-            and a text stream receives JSON Lines.
+            turns tracing off (fastest), a :class:`MemoryTrace` (or a subclass of it) is that
+            memory, a callable is called with each :class:`TraceEvent`, and a text stream
+            receives JSON Lines.
         scheduler_concurrency: the most scheduled functions the plain scheduler runs at once
             (``None``: no limit).
 
@@ -132,8 +133,8 @@ class Deployment:
         self.memory: MemoryTrace | None = None
         sink: TraceSink | None = None
         stream: TextIO | None = None
-        if trace is True:
-            self.memory = MemoryTrace()
+        if trace is True or isinstance(trace, MemoryTrace):
+            self.memory = MemoryTrace() if trace is True else trace
             sink = self.memory
         elif trace is False or trace is None:
             pass

@@ -3,9 +3,10 @@
 Theory of operation. Both pools and the plain scheduler hold work that becomes *eligible* at a
 time (its enqueue instant, or a later ``run_at``) and start it into a bounded number of slots,
 first-in first-out by ``(eligibility time, enqueue order)`` (rules ORD-1, ORD-2), the instant a
-slot is free and the work is eligible (rule WC-1). Work that is eligible when it is added goes
-to a deque, which stays sorted because the clock never goes back; work due later goes to a heap
-keyed by ``(eligibility time, order of adding)``. Taking the next item merges the two heads.
+slot is free and the work is eligible (rules WC-1, LIV-1). Work that is eligible when it is
+added goes to a deque, which stays sorted because the clock never goes back; work due later goes
+to a heap keyed by ``(eligibility time, order of adding)``. Taking the next item merges the two
+heads.
 
 The enqueue order needs no field of its own: an item in the deque was added at its eligibility
 time, so an item of the heap with the same eligibility time was added earlier, and comes first.

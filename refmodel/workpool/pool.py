@@ -366,6 +366,8 @@ class Workpool:
             # What a trace checker needs to judge retries and onComplete on its own.
             data["retry"] = None if spec.retry is None else spec.retry.to_json()
             data["onComplete"] = None if spec.on_complete is None else spec.on_complete.ref.name
+            if spec.on_complete is not None:  # What the callback must be given (ONC-1).
+                data["context"] = fresh(spec.context)
             tracer.emit("enqueued", self.name, self._prefix + str(n), data)
         self._queue.add(record)
 
@@ -792,6 +794,8 @@ def _event_data(event: str, record: WorkRecord, source: State, detail: Any) -> d
         value: Any = detail.value
         return {"attempt": attempt, "result": value if value is None else fresh(value)}
     if event == "failed":
+        if detail.non_retryable:  # Why it was not retried (RTY-4).
+            return {"attempt": attempt, "error": detail.error, "nonRetryable": True}
         return {"attempt": attempt, "error": detail.error}
     if event == "timed_out":
         return {"attempt": attempt, "timeoutMs": detail}

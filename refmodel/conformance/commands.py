@@ -1,0 +1,95 @@
+"""The commands ``fill`` and ``conformance`` (their argument parsing is in
+``refmodel.cli.conformance``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from refmodel.adapter import Adapter, AdapterError
+from refmodel.conformance.coverage import Coverage
+from refmodel.conformance.expect import fill
+from refmodel.conformance.explore import explore
+from refmodel.conformance.files import ConformanceError, Fixture, load_fixtures
+from refmodel.conformance.run import checked_handshake, open_adapter, run_conformance
+
+
+def fill_command(out: str) -> int:
+    """``python -m refmodel fill --out DIR``: write the fixtures; return the exit status.
+
+    Raises:
+        ConformanceError: a bad fixture source, or ``out`` cannot be written.
+    """
+    try:
+        written = fill(Path(out))
+    except OSError as error:
+        raise ConformanceError(f"cannot write fixtures to {out!r}: {error.strerror}") from None
+    print(f"wrote {len(written) - 1} fixtures and index.json to {out}")
+    return 0
+
+
+def conformance_command(
+    adapter_command: str,
+    fixtures_dir: str | None,
+    examples: int | None,
+    out: str,
+    timeout_s: float,
+    *,
+    seed: int = 0,
+    witnesses: str | None = None,
+) -> int:
+    """``python -m refmodel conformance``: 0 if no MUST fixture fails and exploring found no
+    divergence, else 1.
+
+    Fixtures run from ``fixtures_dir`` (default ``specs/fixtures``) unless only ``--explore``
+    is given.
+
+    Raises:
+        ConformanceError: bad fixtures. AdapterError: the adapter misbehaved.
+    """
+    fixtures: list[Fixture] = []
+    if fixtures_dir is not None or examples is None:
+        fixtures = load_fixtures(Path(fixtures_dir or "specs/fixtures"))
+    adapter = open_adapter(adapter_command, timeout_s)
+    status = 0
+    try:
+        if fixtures:
+            report = run_conformance(adapter, fixtures)
+            print(report.text(), end="")
+            status = 0 if report.ok else 1
+        if examples is not None:
+            coverage = Coverage()
+            from refmodel.progress import progress
+
+            with progress(f"explore {examples} scenarios", examples) as bar:
+                found = explore(adapter, examples, out=Path(out), command=adapter_command,
+                                seed=seed, coverage=coverage, on_example=bar.advance)
+            print(coverage.report(checked_handshake(adapter).get("features", [])), end="")
+            if witnesses is not None:
+                written = coverage.write_witnesses(Path(witnesses))
+                print(f"explore: {len(written)} witness fixtures written to {witnesses}")
+            if found is None:
+                print(f"explore: no divergence in {examples} scenarios")
+            else:
+                status = 1
+                print(f"explore: divergence [{', '.join(found.fixture.rules)}]: {found.detail}")
+                print(f"explore: minimal scenario ({len(found.fixture.scenario['steps'])} "
+                      f"steps) written to {found.fixture_path}")
+                print(f"explore: replay it with: pytest {found.test_path}")
+    except OSError as error:
+        adapter.close()
+        raise ConformanceError(f"cannot write to {out!r}: {error.strerror}") from None
+    except AdapterError:
+        _abandon(adapter)  # It misbehaved: do not wait for it to shut down politely.
+        raise
+    adapter.close()
+    return status
+
+
+def _abandon(adapter: Adapter) -> None:
+    kill = getattr(adapter, "kill", None)
+    if callable(kill):
+        kill()
+    else:
+        adapter.close()
+
+

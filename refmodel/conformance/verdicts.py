@@ -1,0 +1,672 @@
+"""Verdicts: compare an implementation's recording with a fixture's expectations.
+
+:func:`check_recording` gives one :class:`Verdict` per (fixture, rule): pass, fail (with the
+first divergence), or skipped when the adapter lacks a feature the fixture needs (rule CNF-2).
+A fixture's divergence fails every rule the fixture lists; its text names the rule the
+diverging observation is evidence against. Beside the expectations, ORD-1 is checked on the
+implementation's own history (no item starts while an eligible item ahead of it in FIFO order
+still waits), since no latency relaxes it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from refmodel.adapter import AdapterError
+from refmodel.checker import CheckOptions, TraceUnreadable, check
+from refmodel.conformance.files import LATENCIES, ConformanceError, Fixture
+from refmodel.conformance.play import Recording, enqueue_steps, observe
+from refmodel.constants import DEVIATIONS, RUN_AT_FALLBACK_MS, RUN_AT_TOO_FAR_MS
+
+
+@attrs.frozen(kw_only=True)
+class Divergence:
+    """One observation that is outside what a fixture allows.
+
+    Attributes:
+        at: the model time of the expected observation (the first divergence is reported).
+        rank: breaks ties at one instant: outcomes, then start order, then times, then the rest.
+        what: the observation, what was allowed, and the rule it is evidence against.
+        rules: the spec rules the observation is evidence against.
+    """
+
+    at: int
+    rank: int
+    what: str
+    rules: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class Verdict:
+    """The result of one (fixture, rule): ``outcome`` is ``pass``, ``fail`` or ``skipped``."""
+
+    fixture: str
+    rule: str
+    level: str
+    outcome: str
+    detail: str = ""
+
+
+def check_recording(
+    fixture: Fixture, recording: Recording | None, handshake: Mapping[str, Any]
+) -> list[Verdict]:
+    """Compare an implementation's recording of ``fixture`` with its expectations.
+
+    Args:
+        fixture: the fixture played.
+        recording: what :func:`play` recorded; may be ``None`` when the fixture is skipped.
+        handshake: the adapter's handshake (its ``features`` and ``latency``).
+
+    Returns:
+        One verdict per rule of the fixture: ``skipped`` if the handshake lacks a feature the
+        fixture needs (rule CNF-2), else ``fail`` with the first divergence, or ``pass``.
+        A divergence fails every rule the fixture lists, and the rules the first divergence
+        is evidence against (named in its text) beside them. A recording outside the
+        fixture's expectations passes when it is within those of a named deviation that the
+        handshake declares (``deviations``). The adapter's own trace of the fixture is judged
+        by the trace checker too (:func:`trace_divergences`), after the expectations.
+
+    Raises:
+        ConformanceError: no recording for a fixture that is not skipped.
+    """
+    declared = set(handshake.get("features", []))
+    missing = [feature for feature in fixture.features if feature not in declared]
+    if missing:
+        detail = f"adapter lacks feature(s) {', '.join(missing)}"
+        return [verdict_of(fixture, rule, "skipped", detail) for rule in fixture.rules]
+    if recording is None:
+        raise ConformanceError(f"fixture {fixture.name!r} needs a recording to check")
+    latency = latency_of(handshake)
+    found = divergences(fixture.expect, recording, latency)
+    declared_deviations = deviations_of(handshake)
+    for name, expect in fixture.deviations.items():
+        if found and name in declared_deviations and not divergences(expect, recording, latency):
+            found = []
+    found += trace_divergences(recording, handshake)
+    if not found:
+        return [verdict_of(fixture, rule, "pass", "") for rule in fixture.rules]
+    first = found[0].what
+    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    rules = list(dict.fromkeys([*fixture.rules, *found[0].rules]))
+    return [verdict_of(fixture, rule, "fail", first + more) for rule in rules]
+
+
+def deviations_of(handshake: Mapping[str, Any]) -> frozenset[str]:
+    """The named deviations (spec §7) a handshake declares.
+
+    Raises:
+        AdapterError: ``deviations`` is not a list of known names.
+    """
+    declared = handshake.get("deviations") or []
+    if not isinstance(declared, list) or not all(name in DEVIATIONS for name in declared):
+        raise AdapterError(f"handshake deviations must be a list of names from "
+                           f"{sorted(DEVIATIONS)}, got {declared!r}")
+    return frozenset(declared)
+
+
+def verdict_of(fixture: Fixture, rule: str, outcome: str, detail: str) -> Verdict:
+    return Verdict(fixture=fixture.name, rule=rule, level=fixture.level, outcome=outcome,
+                   detail=detail)
+
+
+def latency_of(handshake: Mapping[str, Any]) -> dict[str, int]:
+    """The declared latency bounds (spec §8), each 0 unless declared.
+
+    Raises:
+        AdapterError: a bound that is not a non-negative int.
+    """
+    declared = handshake.get("latency") or {}
+    if not isinstance(declared, Mapping):
+        raise AdapterError(f"handshake latency must be an object, got {declared!r}")
+    latency = {}
+    for name in LATENCIES:
+        value = declared.get(name, 0)
+        if type(value) is not int or value < 0:
+            raise AdapterError(f"handshake latency.{name} must be an int >= 0, got {value!r}")
+        latency[name] = value
+    return latency
+
+
+_OUTCOME, _ORDER, _TIME, _OTHER = range(4)
+
+Diverge = Callable[[int, int, str, Sequence[str]], None]
+
+
+def divergences(
+    expect: Mapping[str, Any], recording: Recording, latency: Mapping[str, int]
+) -> list[Divergence]:
+    """Every observation of ``recording`` outside ``expect``, the first (by model time) first."""
+    observed = observe(recording)
+    items: dict[str, dict[str, Any]] = observed["items"]
+    scenario = recording.scenario
+    profile = str(scenario.get("profile", "seed"))
+    lagging = any(latency.get(name, 0) for name in LATENCIES)
+    found: list[Divergence] = []
+
+    def diverge(at: int, rank: int, what: str, rules: Sequence[str]) -> None:
+        tags = tuple(dict.fromkeys(rules))
+        found.append(Divergence(at=at, rank=rank, what=f"{what} [{', '.join(tags)}]",
+                                rules=tags))
+
+    for expected_now, reported in recording.clock:
+        if expected_now != reported:
+            diverge(expected_now, _OTHER, f"the clock reads {reported} ms after advancing to "
+                                          f"{expected_now} ms", ["CLK-1"])
+            break
+    if recording.stalled is not None:
+        diverge(-1, _OUTCOME, f"livelock: {recording.stalled}", ["CLK-5"])
+    for call in expect["calls"]:
+        index = call["step"]
+        step = scenario["steps"][index]
+        got = recording.calls[index]["result"]
+        where = f"step {index} ({_describe_step(step)}) at {call['t']} ms"
+        result = "skipped" if "skipped" in got else "error" if "error" in got else "ok"
+        if result != call["result"]:
+            shown = got.get("error", got.get("skipped", got))
+            rules = _call_rules(step, scenario, profile)
+            diverge(call["t"], _OUTCOME, f"{where}: {result} {json.dumps(shown)[:100]}, "
+                                         f"expected {call['result']}", rules)
+            continue
+        if "status" in call:
+            status = got.get("status")
+            allowed = list(call["status"]["anyOf"])
+            if lagging:
+                allowed += _history_statuses(items[step["ref"]]["events"], call["t"], profile)
+            if status not in allowed:
+                rule = _call_rules(step, scenario, profile)[0]
+                diverge(call["t"], _OTHER, f"{where}: status {json.dumps(status)}, expected "
+                                           f"one of {json.dumps(_unique(allowed))}", [rule])
+    for ref, expected in expect["items"].items():
+        _check_item(ref, expected, items, latency, recording, diverge)
+    _check_fifo(expect, recording, items, diverge)
+    for pool, groups in expect["startOrder"].items():
+        starts = observed["startOrder"].get(pool, [])
+        position = 0
+        for group in groups:
+            chunk = starts[position:position + len(group)]
+            if len(chunk) < len(group):
+                break
+            if sorted(chunk) != group:
+                at = _start_time(expect, group[0])
+                diverge(at, _ORDER, f"pool {pool}: starts #{position + 1}..#"
+                                    f"{position + len(group)} were {chunk}, expected {group} "
+                                    "in any order", ["ORD-1"])
+                break
+            position += len(group)
+    found.sort(key=lambda d: (d.at, d.rank))
+    return found
+
+
+def _call_rules(step: Mapping[str, Any], scenario: Mapping[str, Any], profile: str) -> list[str]:
+    """The rule a call's answer (accepted, refused, or its status) is evidence about."""
+    op = step["op"]
+    if op in ("enqueue", "enqueueBatch"):
+        kind = scenario["functions"][step["fn"]]["kind"]
+        if "retry" in step.get("options", {}) and kind != "action":
+            return ["ENQ-5"]  # Whose deviation ENQ-5/retry-on-mutation-ignored admits it.
+        return ["ENQ-1"] if op == "enqueue" else ["ENQ-5"]
+    if op in ("status", "cancel"):
+        issuer = enqueue_steps(scenario)[step["ref"]]["pool"]
+        if issuer != step["pool"]:
+            return ["STS-4"] if op == "status" else ["CAN-5"]
+        if op == "status":
+            return ["STS-1" if profile == "seed" else "STS-5"]
+        return ["CAN-1"]
+    return {"cancelAll": ["CAN-7"], "configure": ["CFG-5"]}.get(op, ["ERR-1"])
+
+
+def _fifo_keys(recording: Recording) -> dict[str, tuple[int, int]]:
+    """Per ref, its FIFO key ``(E, enqueue order)`` for its first attempt (ENQ-4, ENQ-6)."""
+    keys: dict[str, tuple[int, int]] = {}
+    profile = recording.scenario.get("profile", "seed")
+    for index, step in enumerate(recording.scenario["steps"]):
+        if step["op"] not in ("enqueue", "enqueueBatch"):
+            continue
+        t = recording.calls[index]["t"]
+        options = step.get("options", {})
+        eligible = t
+        if isinstance(options.get("runAt"), int):
+            eligible = max(t, options["runAt"])
+        elif isinstance(options.get("runAfter"), int):
+            eligible = t + max(0, options["runAfter"])
+        if profile == "current" and eligible > t + RUN_AT_TOO_FAR_MS:  # ENQ-6's bound.
+            eligible = t + RUN_AT_FALLBACK_MS
+        for ref in [step["ref"]] if step["op"] == "enqueue" else step["refs"]:
+            keys[ref] = (eligible, len(keys))
+    return keys
+
+
+def _early_start_rules(
+    ref: str, k: int, window: Mapping[str, Any], items: Mapping[str, Mapping[str, Any]],
+    recording: Recording,
+) -> list[str]:
+    """The rule a start before its window is evidence against: what held it back in the
+    model. A retry's retryAt (RTY-2); a slot that had not freed yet (PAR-1); a pool paused or
+    limited until a configuration change (PAR-2, CFG-5); else its runAt (ORD-2)."""
+    if k > 1:
+        return ["RTY-2"]
+    anchor = window["from"]
+    parts = anchor.get("max", [anchor])
+    binding = max(parts, key=lambda part: _resolve(part, items) or 0)
+    if "at" not in binding:
+        return ["PAR-1"]
+    eligible = _fifo_keys(recording).get(ref, (0, 0))[0]
+    if binding["at"] > eligible:
+        pool = enqueue_steps(recording.scenario)[ref]["pool"]
+        paused = any(step["op"] == "configure" and step["pool"] == pool
+                     and step.get("maxParallelism") == 0
+                     for step in recording.scenario["steps"])
+        return ["PAR-2", "CFG-5"] if paused else ["CFG-5"]
+    return ["ORD-2"]
+
+
+def _check_fifo(
+    expect: Mapping[str, Any],
+    recording: Recording,
+    items: Mapping[str, Mapping[str, Any]],
+    diverge: Diverge,
+) -> None:
+    """ORD-1 on the implementation's own history: no first attempt starts while an item of
+    its pool with a smaller key ``(E, enqueue order)`` is eligible and still waits.
+
+    Starts at the same instant may come in any order; retries are left to the time checks
+    (their key depends on when the failure was recorded)."""
+    keys = _fifo_keys(recording)
+    started = sorted((item["starts"][0], ref) for ref, item in items.items() if item["starts"])
+    for began, ref in started:
+        item = items[ref]
+        if ref not in keys:
+            continue
+        for other, earlier in items.items():
+            if (other == ref or earlier["pool"] != item["pool"] or other not in keys
+                    or keys[other] >= keys[ref] or keys[other][0] > began):
+                continue
+            waited_until = [*earlier["starts"][:1], *(t for t, _, _ in earlier["terminals"][:1])]
+            if earlier["outcome"]["kind"] == "rejected" or (
+                waited_until and min(waited_until) <= began
+            ):
+                continue
+            times = [_model_start(expect, ref), _model_start(expect, other)]
+            at = min([t for t in times if t is not None] or [began])
+            diverge(at, _ORDER, f"pool {item['pool']}: {ref} started at {began} ms while "
+                                f"{other}, ahead of it in FIFO order and eligible since "
+                                f"{keys[other][0]} ms, still waited", ["ORD-1"])
+            return
+
+
+def _outcome_rules(
+    ref: str, expected: Mapping[str, Any], item: Mapping[str, Any], scenario: Mapping[str, Any]
+) -> list[str]:
+    """The rules an outcome (or attempt count) divergence of ``ref`` is evidence against."""
+    kinds = {expected["outcome"]["kind"], item["outcome"]["kind"]}
+    profile = scenario.get("profile", "seed")
+    rules = []
+    if "rejected" in kinds:
+        rules.append("ENQ-1")
+    if "canceled" in kinds:
+        if not expected["attempts"]:
+            rules.append("CAN-1")
+        else:
+            rules.append("CAN-2" if profile == "seed" else "CAN-6")
+        if any(step["op"] == "cancelAll" for step in scenario["steps"]):
+            rules.append("CAN-7")
+    if "timed_out" in kinds:
+        rules.append("TMO-1")
+    if expected["retries"] or item["retries"]:
+        rules.append("RTY-1")
+    fn = enqueue_steps(scenario)[ref]["fn"]
+    attempts = scenario["functions"][fn].get("attempts", [])
+    if any("throwsNonRetryable" in attempt for attempt in attempts):
+        rules.append("RTY-4")
+    if kinds & {"running", "pending"}:
+        pool = enqueue_steps(scenario)[ref]["pool"]
+        paused = any(step["op"] == "configure" and step["pool"] == pool
+                     and step.get("maxParallelism") == 0 for step in scenario["steps"])
+        rules.append("PAR-2" if paused and expected["outcome"]["kind"] == "pending" else "WC-1")
+    return rules or ["EXE-1"]
+
+
+def _check_item(
+    ref: str,
+    expected: Mapping[str, Any],
+    items: Mapping[str, Mapping[str, Any]],
+    latency: Mapping[str, int],
+    recording: Recording,
+    diverge: Diverge,
+) -> None:
+    item = items[ref]
+    attempts = expected["attempts"]
+    last_t = _last_model_t(expected)
+    if item["outcome"] != expected["outcome"]:
+        diverge(last_t, _OUTCOME, f"item {ref}: outcome {json.dumps(item['outcome'])}, "
+                                  f"expected {json.dumps(expected['outcome'])}",
+                _outcome_rules(ref, expected, item, recording.scenario))
+    if len(item["starts"]) != len(attempts):
+        diverge(last_t, _OUTCOME, f"item {ref}: {len(item['starts'])} attempt(s) started "
+                                  f"{item['starts']}, expected {len(attempts)}",
+                _outcome_rules(ref, expected, item, recording.scenario))
+    if len(item["terminals"]) > 1:
+        diverge(last_t, _OUTCOME, f"item {ref}: ended {len(item['terminals'])} times "
+                                  f"{[kind for _, kind, _ in item['terminals']]}", ["LIF-1"])
+    for k, attempt in enumerate(attempts, start=1):
+        if k <= len(item["starts"]):
+            retried = ["RTY-3"] if k > 1 else []
+            _check_window(f"item {ref}: attempt {k} started", item["starts"][k - 1],
+                          attempt["start"], items, latency, diverge, ["WC-1", *retried],
+                          _early_start_rules(ref, k, attempt["start"], items, recording),
+                          early_ms=latency.get("earlyStartMs", 0))
+        if "end" in attempt and k <= len(item["ends"]):
+            window = attempt["end"]
+            rules = {"timeoutSlackMs": "TMO-1"}.get(window["window"], "EXE-1")
+            if "at" in window["from"]:
+                rules = "CAN-2"
+            _check_window(f"item {ref}: attempt {k} ended", item["ends"][k - 1], window, items,
+                          latency, diverge, [rules], [rules])
+    retries = expected["retries"]
+    if len(item["retries"]) != len(retries):
+        diverge(last_t, _OUTCOME, f"item {ref}: {len(item['retries'])} retries, expected "
+                                  f"{len(retries)}", ["RTY-1"])
+    for retry, seen in zip(retries, item["retries"], strict=False):
+        low, high = retry["delayMs"]
+        delay = seen["delayMs"]
+        if type(delay) not in (int, float) or not low <= delay <= high:
+            diverge(seen["t"], _TIME, f"item {ref}: retry after attempt {retry['attempt']} "
+                                      f"waits {delay!r} ms, outside the jitter bounds "
+                                      f"[{low}, {high}]", ["RTY-2"])
+        elif type(seen["retryAt"]) not in (int, float) or abs(seen["retryAt"] - seen["t"]
+                                                                 - delay) >= 1:
+            diverge(seen["t"], _TIME, f"item {ref}: retryAt {seen['retryAt']!r} is not the "
+                                      f"failure time {seen['t']} + delayMs {delay}", ["RTY-2"])
+    if expected["end"] is not None and item["terminals"]:
+        window = expected["end"]
+        ended = ["CAN-1"] if not attempts else ["EXE-1"]
+        _check_window(f"item {ref}: ended", item["terminals"][0][0], window, items, latency,
+                      diverge, ended, ended)
+    calls = [{"fn": call["fn"], "context": call["context"], "result": call["result"]}
+             for call in item["onComplete"]]
+    if calls != expected["onComplete"]:
+        rule = _on_complete_rule(calls, expected["onComplete"])
+        diverge(last_t, _OTHER, f"item {ref}: onComplete calls {json.dumps(calls)}, expected "
+                                f"{json.dumps(expected['onComplete'])}", [rule])
+    elif item["terminals"]:
+        early = [call["t"] for call in item["onComplete"] if call["t"] < item["terminals"][0][0]]
+        if early:
+            diverge(last_t, _OTHER, f"item {ref}: onComplete called at {early[0]} ms, before "
+                                    f"the work ended at {item['terminals'][0][0]} ms",
+                    ["ONC-1"])
+    evicted = expected["evicted"]
+    if evicted is None:
+        if item["evicted"] is not None:
+            diverge(last_t, _OTHER, f"item {ref}: evicted at {item['evicted']} ms, expected "
+                                    "never", ["TTL-1"])
+    elif item["terminals"]:
+        if item["evicted"] is not None:
+            _check_window(f"item {ref}: evicted", item["evicted"], evicted, items, latency,
+                          diverge, ["TTL-1"], ["TTL-1"])
+        else:
+            low = _resolve(evicted["from"], items)
+            if low is not None:
+                high = low + latency.get(evicted["window"], 0)
+                if recording.end >= high:
+                    diverge(int(high), _TIME, f"item {ref}: not evicted by {recording.end} ms, "
+                                         f"expected in [{low}, {high}]", ["TTL-1"])
+
+
+def _on_complete_rule(calls: Sequence[Mapping[str, Any]], expected: Sequence[Any]) -> str:
+    """The rule a difference in onComplete calls is evidence against: how many and which
+    function (ONC-1), the result (ONC-3), or the context (ONC-2)."""
+    if len(calls) != len(expected):
+        return "ONC-1"
+    for call, want in zip(calls, expected, strict=True):
+        if call["fn"] != want["fn"]:
+            return "ONC-1"
+        if call["result"] != want["result"]:
+            return "ONC-3"
+    return "ONC-2"
+
+
+def _check_window(
+    what: str,
+    value: int,
+    window: Mapping[str, Any],
+    items: Mapping[str, Mapping[str, Any]],
+    latency: Mapping[str, int],
+    diverge: Diverge,
+    late: Sequence[str],
+    early: Sequence[str],
+    *,
+    early_ms: int = 0,
+) -> None:
+    """Check that ``value`` lies in ``window``; ``late``/``early`` name the rules a value
+    after/before it is evidence against. ``early_ms``: a start may come this much before the
+    eligibility times (``at``, ``retryAt``) its window is anchored to."""
+    low = _resolve(window["from"], items, early_ms)
+    model_t = int(window.get("modelT") or 0)
+    if low is None:
+        diverge(model_t, _TIME, f"{what} at {value} ms, but "
+                                f"{_describe_anchor(window['from'])} was never observed",
+                list(late))
+        return
+    high = _resolve(window["from"], items) if early_ms else low
+    assert high is not None
+    high += latency.get(window["window"], 0)
+    if not low <= value <= high:
+        bound = f"at {_n(low)} ms" if low == high else f"in [{_n(low)}, {_n(high)}] ms"
+        diverge(model_t, _TIME, f"{what} at {value} ms, expected {bound} "
+                                f"({_describe_anchor(window['from'])})",
+                list(late if value > high else early))
+
+
+def _n(value: float) -> str:
+    """A time for a message: whole ms as an int."""
+    return f"{value:g}" if type(value) is float and not value.is_integer() else str(int(value))
+
+
+def _resolve(
+    anchor: Mapping[str, Any], items: Mapping[str, Mapping[str, Any]], early_ms: int = 0
+) -> float | None:
+    """The time an anchor names in the implementation's own observations, or ``None``;
+    eligibility times (``at``, ``retryAt``) less ``early_ms``."""
+    if "at" in anchor:
+        return int(anchor["at"]) - early_ms
+    if "max" in anchor or "nth" in anchor:
+        values = [_resolve(part, items, early_ms)
+                  for part in anchor.get("max", anchor.get("of", []))]
+        known = sorted(value for value in values if value is not None)
+        if len(known) < len(values):
+            return None
+        if "max" in anchor:
+            return known[-1]
+        return known[int(anchor["nth"]) - 1]
+    plus = int(anchor.get("plusMs", 0))
+    if "terminal" in anchor:
+        terminals = items[anchor["terminal"]]["terminals"]
+        return terminals[0][0] + plus if terminals else None
+    key = "start" if "start" in anchor else "attemptEnd" if "attemptEnd" in anchor else "retryAt"
+    ref, k = anchor[key]
+    item = items[ref]
+    if key == "retryAt":
+        retries = item["retries"]
+        retry_at = retries[k - 1]["retryAt"] if len(retries) >= k else None
+        if type(retry_at) is not int and type(retry_at) is not float:
+            return None
+        return retry_at + plus - early_ms
+    times = item["starts"] if key == "start" else item["ends"]
+    return times[k - 1] + plus if len(times) >= k else None
+
+
+def _describe_anchor(anchor: Mapping[str, Any]) -> str:
+    if "at" in anchor:
+        return f"at {anchor['at']} ms"
+    if "max" in anchor:
+        return "the latest of " + ", ".join(_describe_anchor(a) for a in anchor["max"])
+    if "nth" in anchor:
+        parts = ", ".join(_describe_anchor(a) for a in anchor["of"])
+        return f"the {_ordinal(int(anchor['nth']))} of {parts}"
+    plus = int(anchor.get("plusMs", 0))
+    suffix = f" + {plus} ms" if plus else ""
+    if "terminal" in anchor:
+        return f"when {anchor['terminal']} ended{suffix}"
+    if "start" in anchor:
+        return f"when {anchor['start'][0]} attempt {anchor['start'][1]} started{suffix}"
+    if "attemptEnd" in anchor:
+        ref, k = anchor["attemptEnd"]
+        return f"when {ref} attempt {k} ended{suffix}"
+    ref, k = anchor["retryAt"]
+    return f"at the retryAt after {ref} attempt {k}"
+
+
+def _ordinal(n: int) -> str:
+    return {1: "first", 2: "second", 3: "third"}.get(n, f"{n}th")
+
+
+def _describe_step(step: Mapping[str, Any]) -> str:
+    parts = [str(step["op"])]
+    for key in ("ref", "fn", "pool"):
+        if key in step:
+            parts.append(f"{key}={step[key]}")
+    return " ".join(parts)
+
+
+def _last_model_t(expected: Mapping[str, Any]) -> int:
+    times = [0]
+    for attempt in expected["attempts"]:
+        times.append(int(attempt["start"].get("modelT") or 0))
+        if "end" in attempt:
+            times.append(int(attempt["end"].get("modelT") or 0))
+    if expected["end"] is not None:
+        times.append(int(expected["end"].get("modelT") or 0))
+    return max(times)
+
+
+def _model_start(expect: Mapping[str, Any], ref: str) -> int | None:
+    """The model's start time of ``ref``'s first attempt, if it started."""
+    attempts = expect["items"].get(ref, {}).get("attempts", [])
+    return int(attempts[0]["start"].get("modelT") or 0) if attempts else None
+
+
+def _start_time(expect: Mapping[str, Any], label: str) -> int:
+    ref, k = label.rsplit("#", 1)
+    return int(expect["items"][ref]["attempts"][int(k) - 1]["start"].get("modelT") or 0)
+
+
+def _unique(values: Iterable[Any]) -> list[Any]:
+    out: list[Any] = []
+    for value in values:
+        if value not in out:
+            out.append(value)
+    return out
+
+
+def _history_statuses(
+    events: Sequence[tuple[int, str, Mapping[str, Any]]], t: int, profile: str
+) -> list[Any]:
+    """The statuses an item's own history gives at instant ``t``: after every event before
+    ``t``, and after each prefix of its events at ``t``."""
+    before = [event for event in events if event[0] < t]
+    at = [event for event in events if event[0] == t]
+    return [_project(before + at[:i], profile) for i in range(len(at) + 1)]
+
+
+def _project(events: Sequence[tuple[int, str, Mapping[str, Any]]], profile: str) -> Any:
+    """The status a sequence of an item's events leaves it in, in the profile's view."""
+    state = "pending"
+    ended = 0
+    value: dict[str, Any] = {}
+    for _, kind, data in events:
+        if kind == "started":
+            state = "running"
+        elif kind == "retrying":
+            state = "pending"
+            ended += 1
+        elif kind == "succeeded":
+            state, value = "done", {"kind": "success", "result": data.get("result")}
+        elif kind == "failed":
+            state, value = "done", {"kind": "error", "error": data.get("error")}
+        elif kind == "canceled":
+            state, value = "done", {"kind": "error", "error": "Canceled"}
+        elif kind == "timed_out":
+            state, value = "done", {"kind": "error", "error": "Timeout"}
+        elif kind == "evicted":
+            state, value = "done", {"kind": "evicted"}
+    if profile == "seed":
+        if state == "done":
+            return value
+        return {"kind": "inProgress" if state == "running" else "pending"}
+    if state == "done":
+        return {"state": "finished"}
+    return {"state": state, "previousAttempts": ended}
+
+
+
+
+def recording_trace(recording: Recording) -> list[str]:
+    """The adapter's events of ``recording`` as the lines of one trace: numbered from 1, with
+    a ``world_started`` and ``pool_created`` events first when the adapter did not report
+    them, and each ``enqueued`` given the ``retry``, ``onComplete`` and ``context`` its
+    enqueue asked for when it does not say."""
+    scenario = recording.scenario
+    events = [dict(event) for event in recording.events]
+    kinds = {event["kind"] for event in events}
+    head: list[dict[str, Any]] = []
+    if not events or events[0]["kind"] != "world_started":
+        head.append({"t": 0, "kind": "world_started", "pool": None, "id": None,
+                     "data": {"traceVersion": 2, "seed": scenario.get("seed", 0), "epoch": 0,
+                              "profile": scenario.get("profile", "seed")}})
+    if "pool_created" not in kinds:
+        head += [{"t": 0, "kind": "pool_created", "pool": name, "id": None,
+                  "data": dict(options)} for name, options in scenario["pools"].items()]
+    asked: dict[tuple[Any, Any], dict[str, Any]] = {}
+    steps = enqueue_steps(scenario)
+    for ref, where in recording.refs.items():
+        options = steps[ref].get("options", {})
+        facts: dict[str, Any] = {"onComplete": options.get("onComplete")}
+        if "context" in options:
+            facts["context"] = options["context"]
+        if scenario["functions"][steps[ref]["fn"]]["kind"] != "action":
+            facts["retry"] = None
+        elif "retry" in options:
+            facts["retry"] = options["retry"]
+        else:
+            by_default = scenario["pools"][where["pool"]].get("retryActionsByDefault", False)
+            facts["retry"] = True if by_default else None
+        asked[(where["pool"], where["id"])] = facts
+    lines = []
+    for seq, event in enumerate([*head, *events], start=1):
+        if event["kind"] == "enqueued":
+            facts = asked.get((event.get("pool"), event.get("id")), {})
+            event = {**event, "data": {**facts, **(event.get("data") or {})}}
+        line = {"t": event["t"], "seq": seq, "kind": event["kind"], "pool": event.get("pool"),
+                "id": event.get("id"), "data": event.get("data") or {}}
+        lines.append(json.dumps(line, separators=(",", ":"), ensure_ascii=False))
+    return lines
+
+
+def trace_divergences(recording: Recording, handshake: Mapping[str, Any]) -> list[Divergence]:
+    """The violations ``check`` finds in the adapter's own trace of ``recording``, with its
+    declared latencies and deviations, as divergences (none for a stalled recording, or a
+    trace ``check`` cannot read)."""
+    if recording.stalled is not None:
+        return []
+    latency = latency_of(handshake)
+    options = CheckOptions(
+        profile=str(recording.scenario.get("profile", "seed")),
+        start_lag_ms=latency["startLagMs"],
+        completion_lag_ms=latency["completionLagMs"],
+        eviction_slack_ms=latency["evictionSlackMs"],
+        timeout_slack_ms=latency["timeoutSlackMs"],
+        early_start_ms=latency["earlyStartMs"],
+        end_ms=max(recording.end, max((e["t"] for e in recording.events), default=0)),
+        deviations=deviations_of(handshake),
+        max_violations=10,
+    )
+    try:
+        report = check(recording_trace(recording), options=options)
+    except TraceUnreadable:
+        return []
+    return [Divergence(at=recording.end, rank=_OTHER, what=f"check: {violation}",
+                       rules=(violation.rule,)) for violation in report.violations]
