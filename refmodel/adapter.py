@@ -152,7 +152,8 @@ class _CappedTrace(MemoryTrace):
 
     def __call__(self, event: TraceEvent) -> None:
         self.events.append(event)
-        if len(self.events) - self._adapter._reported > MAX_EVENTS_PER_ADVANCE:
+        adapter = self._adapter
+        if adapter._advancing and len(self.events) - adapter._reported > MAX_EVENTS_PER_ADVANCE:
             raise _Stalled
 
 
@@ -164,6 +165,9 @@ class ModelAdapter:
         self._events: list[TraceEvent] = []
         self._reported = 0
         self._invocations: dict[str, int] = {}
+        self._advancing = False
+        """True during :meth:`advance`, the only call the stall cap applies to: a debugger
+        stepping the adapter's world itself may play any number of events."""
 
     def handshake(self) -> dict[str, Any]:
         """The model implements every feature, with no latency."""
@@ -325,11 +329,14 @@ class ModelAdapter:
         (livelock): the answer then says ``stalled: true``, with the instant it is stuck at."""
         world = self._require()
         stalled = False
+        self._advancing = True
         try:
             world.run_until(world.now + ms, max_steps=MAX_EVENTS_PER_ADVANCE)
         except (StepLimitExceeded, _Stalled):
             stalled = True
             self._world = None  # Stopped in the middle of an event: it cannot go on.
+        finally:
+            self._advancing = False
         fresh = self._events[self._reported:]
         self._reported = len(self._events)
         answer: dict[str, Any] = {"now": world.now, "events": [e.to_json() for e in fresh]}

@@ -273,3 +273,24 @@ def test_the_replay_benchmark_reports_one_line(capsys: pytest.CaptureFixture[str
     assert main(["--jobs", "50"]) == 0
     line = capsys.readouterr().out
     assert line.startswith("moves=") and "back_per_play=" in line and line.count("\n") == 1
+
+
+def test_a_session_plays_past_the_adapters_stall_cap() -> None:
+    """The adapter's cap of events per ``advance`` (CLK-5) is for conformance runs: a session
+    that steps a scenario's world itself plays any number of events to the end."""
+    from refmodel.adapter import MAX_EVENTS_PER_ADVANCE
+    from refmodel.debugger.session import Session
+    from refmodel.scenario import load
+
+    jobs = MAX_EVENTS_PER_ADVANCE // 2
+    scenario = load({
+        "profile": "current", "seed": 1, "pools": {"p": {"maxParallelism": 10}},
+        "functions": {"f": {"kind": "action", "attempts": [{"durationMs": 10, "returns": 1}]}},
+        "steps": [{"op": "enqueueBatch", "pool": "p", "fn": "f", "argsList": [{}] * jobs,
+                   "refs": [f"r{i}" for i in range(jobs)]}],
+    })
+    session = Session.from_scenario(scenario)
+    session.play()
+    world = session.world
+    assert len(world.trace) > MAX_EVENTS_PER_ADVANCE
+    assert sum(1 for e in world.trace if e.kind == "succeeded") == jobs
