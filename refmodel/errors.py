@@ -57,6 +57,14 @@ class NotInAction(RefmodelError, RuntimeError):
     """An operation that needs an action's context (awaiting time) was used elsewhere."""
 
 
+class ReentrantCall(RefmodelError, RuntimeError):
+    """The world was driven from inside itself (rule CLK-6): a handler (an action, mutation,
+    query or onComplete), or any event's code, called ``step``, ``run_until``,
+    ``run_until_idle``, ``run``, ``run_until_event`` or a driver call (``world.run_action``,
+    ``run_mutation``, ``run_query``). Nothing changed; inside a handler, use its ``ctx``.
+    """
+
+
 class StepLimitExceeded(RefmodelError, RuntimeError):
     """A run processed ``max_steps`` events without reaching its goal.
 

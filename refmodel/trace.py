@@ -22,7 +22,27 @@ import attrs
 TRACE_VERSION = 2
 
 # One encoder for every line: json.dumps with options would build a new one per event.
-_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_ENCODE_TEXT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_ENCODE_ASCII = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
+
+
+def unicode_safe(text: str, value: Any) -> str:
+    """``text``, the JSON of ``value``, if it is Unicode text; else ``value`` as ASCII JSON.
+
+    Strings from user code can hold lone surrogates (an error message built from bytes, say),
+    which JSON can carry only as ``\\ud800`` escapes and UTF-8 cannot encode at all: such a
+    line is written with every non-ASCII character escaped, so it still reads back the same.
+    """
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return _ENCODE_ASCII(value)
+    return text
+
+
+def _encode_line(value: Any) -> str:
+    return unicode_safe(_ENCODE_TEXT(value), value)
 
 KINDS: dict[str, str] = {
     "world_started": "A world was created: data {traceVersion, seed, epoch, profile}.",
@@ -81,6 +101,12 @@ class TraceEvent:
     id: str | None = None
     data: Mapping[str, Any] = attrs.field(factory=dict)
 
+    @property
+    def t(self) -> int:
+        """The event's virtual time in ms, as trace lines name it (``"t"``); the same as
+        :attr:`time`."""
+        return self.time
+
     def to_json(self) -> dict[str, Any]:
         """The event as the JSON object of one trace line (keys in schema order)."""
         return {
@@ -94,7 +120,7 @@ class TraceEvent:
 
     def to_line(self) -> str:
         """The event as one JSON Lines line, without the newline."""
-        return _ENCODE(self.to_json())
+        return _encode_line(self.to_json())
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> TraceEvent:

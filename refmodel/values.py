@@ -23,6 +23,48 @@ JSONValue: TypeAlias = (
 _SCALARS = (str, int, bool, type(None))
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 
+MIN_INT = -(2**63)
+MAX_INT = 2**63 - 1
+"""The integers a JSON-like value may hold: Convex's 64-bit integers (rule ENQ-2). Beyond them a
+value is not a Convex value, and no implementation in another language could hold it."""
+
+MAX_TIME_MS = 2**53 - 1
+"""The largest virtual time or duration, in ms (rule CLK-2): the largest integer a JSON number
+keeps exactly in every language (JavaScript's ``Number.MAX_SAFE_INTEGER``), about 285,000
+years."""
+
+
+def plain_entry(key: Any, item: Any) -> bool:
+    """Whether ``key: item`` is an entry of a JSON-like object that needs no closer look: a
+    str key in ASCII and a scalar value (None, bool, an int in range, an ASCII str). The
+    common case of args, kept cheap; anything else goes to the full check."""
+    kind = type(item)
+    if type(key) is not str or kind not in _SCALARS or not key.isascii():
+        return False
+    if kind is int:
+        return bool(MIN_INT <= item <= MAX_INT)
+    return kind is not str or item.isascii()
+
+
+def _bad_scalar(value: Any, where: str) -> InvalidType | None:
+    """Why a str or int cannot be part of a JSON-like value, or ``None`` if it can."""
+    if type(value) is int:
+        if MIN_INT <= value <= MAX_INT:
+            return None
+        return InvalidType(
+            f"{where} must be JSON-like: the int {short(value)} is outside the 64-bit range "
+            f"Convex values have ({MIN_INT} to {MAX_INT})"
+        )
+    if type(value) is str and not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return InvalidType(
+                f"{where} must be JSON-like: the str {short(value)} is not Unicode text (it "
+                "holds a lone surrogate)"
+            )
+    return None
+
 
 def copy_json(value: Any, where: str) -> Any:
     """Return a private deep copy of ``value`` after checking that it is JSON-like.
@@ -37,12 +79,15 @@ def copy_json(value: Any, where: str) -> Any:
     """
     kind = type(value)
     if kind is dict:
-        # The common case, a flat object of scalars, stays on this short path.
+        # The common case, a flat object of small scalars, stays on this short path.
         for key, item in value.items():
-            if type(key) is not str or type(item) not in _SCALARS:
+            if not plain_entry(key, item):
                 return _copy_checked(value, where)
         return dict(value)
     if kind in _SCALARS:
+        bad = _bad_scalar(value, where)
+        if bad is not None:
+            raise bad
         return value
     return _copy_checked(value, where)
 
@@ -59,6 +104,9 @@ def _copy_checked(value: Any, where: str) -> Any:
 def _copy_deep(value: Any, where: str) -> Any:
     kind = type(value)
     if kind in _SCALARS:
+        bad = _bad_scalar(value, where)
+        if bad is not None:
+            raise bad
         return value
     if kind is float:
         if not math.isfinite(value):
@@ -69,9 +117,12 @@ def _copy_deep(value: Any, where: str) -> Any:
         for key, item in value.items():
             if type(key) is not str:
                 raise InvalidType(
-                    f"{where} must be JSON-like: object keys must be str, got {key!r} "
+                    f"{where} must be JSON-like: object keys must be str, got {short(key)} "
                     f"({type(key).__name__})"
                 )
+            bad = _bad_scalar(key, where)
+            if bad is not None:
+                raise bad
             out[key] = _copy_deep(item, f"{where}[{key!r}]")
         return out
     if kind is list or kind is tuple:
@@ -121,7 +172,20 @@ def check_time(value: Any, name: str = "time") -> int:
             f"({type(value).__name__})"
         )
     if value < 0:
-        raise InvalidArgument(f"{name} must be >= 0, got {value}")
+        raise InvalidArgument(f"{name} must be >= 0, got {short(value)}")
+    if value > MAX_TIME_MS:
+        raise InvalidArgument(f"{name} must be at most {MAX_TIME_MS} ms, got {short(value)}")
+    result: int = value
+    return result
+
+
+def check_seed(value: Any) -> int:
+    """Check an RNG seed: an int in the 64-bit range (rule DET-2), so that every
+    implementation can hold it."""
+    if type(value) is not int:
+        raise InvalidType(f"seed must be an int, got {short(value)}")
+    if not MIN_INT <= value <= MAX_INT:
+        raise InvalidArgument(f"seed must be from {MIN_INT} to {MAX_INT}, got {short(value)}")
     result: int = value
     return result
 
@@ -134,7 +198,9 @@ def check_positive_ms(value: Any, name: str, *, allow_inf: bool = False) -> int 
     if type(value) is not int:
         raise InvalidType(f"{name} must be {allowed}, got {short(value)} ({type(value).__name__})")
     if value <= 0:
-        raise InvalidArgument(f"{name} must be {allowed}, got {value}")
+        raise InvalidArgument(f"{name} must be {allowed}, got {short(value)}")
+    if value > MAX_TIME_MS:
+        raise InvalidArgument(f"{name} must be at most {MAX_TIME_MS} ms, got {short(value)}")
     result: int = value
     return result
 
@@ -159,6 +225,12 @@ def short(value: Any) -> str:
         text = repr(value)
     except RecursionError:
         text = f"<{type(value).__name__} that contains itself>"
+    except ValueError:  # An int beyond Python's int-to-str limit (4,300 digits), or holding one.
+        if type(value) is int:
+            digits = int(abs(value).bit_length() * 0.30103) + 1
+            text = f"<int of about {digits} digits>"
+        else:
+            text = f"<{type(value).__name__} holding an int too long to print>"
     if " at 0x" in text:
         text = f"<{type(value).__name__} object>"
     return text if len(text) <= 60 else text[:57] + "..."
@@ -172,8 +244,8 @@ def article(word: str) -> str:
 def parse_number(text: str) -> int | None:
     """The number that ``text`` spells in plain ASCII digits without a leading zero, or
     ``None``; ids use it so that ``"p/01"`` or ``"p/١"`` never alias ``"p/1"``."""
-    if not text or not text.isascii() or not text.isdigit():
-        return None
+    if not text or len(text) > 19 or not text.isascii() or not text.isdigit():
+        return None  # More than 19 digits is beyond any id (and Python's int-to-str limit).
     if text[0] == "0" and text != "0":
         return None
     return int(text)

@@ -28,10 +28,38 @@ def _world_with_three_jobs() -> World:
 @checks("CLK-3", "CLK-4")
 def test_next_step_names_the_entry_that_step_then_processes() -> None:
     world = _world_with_three_jobs()
-    assert world.next_step() == (0, Phase.START, "StartQueue._dispatch")
+    assert world.next_step() == (0, Phase.START, "due work starts")
     step = world.step()
-    assert (step.time, step.phase, step.action) == (0, Phase.START, "StartQueue._dispatch")
+    assert (step.time, step.phase, step.action) == (0, Phase.START, "due work starts")
     assert [(e.kind, e.id) for e in step.events] == [("started", "p/1")]
+    assert world.next_step() == (10, Phase.RESUME, "an action wakes from ctx.sleep")
+
+
+@checks("CLK-3")
+def test_next_step_says_in_words_what_every_kind_of_event_does() -> None:
+    """No internal name (``TimerQueue._fire``) reaches a user: each event the model queues
+    says what it does."""
+    world = World(seed=1)
+    pool = world.pool("p", max_parallelism=1, action_timeout_ms=5, ttl_ms=50)
+    seen: set[str] = set()
+
+    @world.action()
+    async def slow(ctx: ActionCtx, args: dict[str, Any]) -> None:
+        await ctx.sleep(100)
+
+    @world.mutation(duration_ms=3)
+    def write(ctx: Any, args: dict[str, Any]) -> None:
+        return None
+
+    pool.enqueue_action(world.client, slow, {})
+    pool.enqueue_mutation(world.client, write, {})
+    world.call_at(200, lambda: None)
+    while world.next_step() is not None:
+        seen.add(world.next_step()[2])  # type: ignore[index]
+        world.step()
+    assert seen == {"due work starts", "deadlines fall due (timeouts)", "a mutation commits "
+                    "(or conflicts)", "results are evicted (ttl)", "a driver's call_at callback",
+                    "an action wakes from ctx.sleep"}
 
 
 @checks("CLK-4")

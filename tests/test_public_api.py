@@ -45,6 +45,7 @@ PUBLIC_API = [
     "PoolStatistics",
     "Profile",
     "QueryCtx",
+    "ReentrantCall",
     "RefmodelError",
     "RetryBehavior",
     "SchedState",

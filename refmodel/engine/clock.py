@@ -66,11 +66,13 @@ class Clock:
             such a thing begins and take one away when it ends.
     """
 
-    __slots__ = ("_heap", "_seq", "busy", "now")
+    __slots__ = ("_heap", "_seq", "busy", "now", "running")
 
     def __init__(self, epoch: int = 0) -> None:
         self.now: int = epoch
         self.busy = 0
+        self.running = False
+        """True while an event is being processed (rule CLK-6: the loop is not re-entered)."""
         self._heap: list[Entry] = []
         self._seq = 0
 
@@ -122,19 +124,35 @@ class Clock:
         heap = self._heap
         pop = heapq.heappop
         steps = 0
-        # Kept flat: this is the hot path of every simulation.
-        while heap and heap[0][0] < before and (self.busy or not until_idle):
-            if steps >= limit:
-                raise StepLimitExceeded(
-                    f"stopped after {steps} events at {self.now} ms before {goal}"
-                )
-            entry = pop(heap)
-            self.now = entry[0]
-            entry[3](entry[4])
-            steps += 1
+        self.running = True
+        try:
+            # Kept flat: this is the hot path of every simulation.
+            while heap and heap[0][0] < before and (self.busy or not until_idle):
+                if steps >= limit:
+                    raise StepLimitExceeded(
+                        f"stopped after {steps} events at {self.now} ms before {goal}"
+                    )
+                entry = pop(heap)
+                self.now = entry[0]
+                entry[3](entry[4])
+                steps += 1
+        finally:
+            self.running = False
 
     def __len__(self) -> int:
         return len(self._heap)
+
+
+def describe(action: Callable[[Any], None]) -> str:
+    """What a queued event does, in words: the first line of its action's docstring (each
+    action the model schedules starts its docstring with one, e.g. "due work starts"), else
+    the action's name. ``next_step()`` and ``Step.action`` show it."""
+    doc: str | None = getattr(action, "__doc__", None)
+    if doc:
+        line = doc.strip().split("\n", 1)[0].strip()
+        if line:
+            return line.rstrip(".")
+    return str(getattr(action, "__qualname__", type(action).__name__))
 
 
 class TimerQueue(Generic[T]):
@@ -175,6 +193,7 @@ class TimerQueue(Generic[T]):
             q.popleft()
 
     def _fire(self, armed_for: int) -> None:
+        """deadlines fall due (timeouts)"""
         if armed_for != self._armed:
             return  # A later arming superseded this one; it will fire on its own.
         self._armed = None

@@ -26,15 +26,15 @@ from typing import Any, TextIO, cast
 
 import attrs
 
-from refmodel.engine.clock import Clock, Phase
+from refmodel.engine.clock import Clock, Phase, describe
 from refmodel.engine.functions import RETURNS_NONE, FunctionKind, FunctionRef, Registry
 from refmodel.engine.runtime import CallFailed, ClientCtx, Run, RunState, Runtime
 from refmodel.engine.scheduler import Scheduler
 from refmodel.engine.store import Store
 from refmodel.engine.tracer import Tracer
-from refmodel.errors import InvalidArgument, InvalidType, StepLimitExceeded
+from refmodel.errors import InvalidArgument, InvalidType, ReentrantCall, StepLimitExceeded
 from refmodel.trace import MemoryTrace, TraceEvent, TraceSink
-from refmodel.values import check_args, check_time, fresh
+from refmodel.values import check_args, check_seed, check_time, fresh, short
 
 
 @attrs.frozen(kw_only=True)
@@ -126,8 +126,7 @@ class Deployment:
         trace: bool | TraceSink | Any = True,
         scheduler_concurrency: int | None = None,
     ) -> None:
-        if type(seed) is not int:
-            raise InvalidType(f"seed must be an int, got {seed!r}")
+        check_seed(seed)
         check_time(epoch, "epoch")
         self.seed = seed
         self.memory: MemoryTrace | None = None
@@ -220,23 +219,39 @@ class Deployment:
 
         Raises:
             EmptySchedule: nothing is queued; nothing changed.
+            ReentrantCall: called while an event is being processed (CLK-6); nothing changed.
         """
-        entry = self.clock.pop()
+        clock = self.clock
+        self._refuse_reentry("step")
+        entry = clock.pop()
         tracer = self.tracer
         collected = tracer.start_collecting()
+        clock.running = True
         try:
             entry[3](entry[4])
         finally:
+            clock.running = False
             tracer.stop_collecting()
         return Step(
             time=entry[0],
             phase=Phase(entry[1]),
-            action=getattr(entry[3], "__qualname__", repr(entry[3])),
+            action=describe(entry[3]),
             events=tuple(collected),
         )
 
+    def _refuse_reentry(self, call: str) -> None:
+        """Rule CLK-6: the world is driven from outside, one call at a time."""
+        if self.clock.running:
+            raise ReentrantCall(
+                f"world.{call}() was called while the world is processing an event (from a "
+                "handler or a call_at callback): the world cannot be driven from inside "
+                "itself; nothing changed. Inside a handler, use its ctx (ctx.sleep, "
+                "ctx.run_mutation, ctx.scheduler)"
+            )
+
     def next_step(self) -> tuple[int, Phase, str] | None:
-        """What :meth:`step` would process next: ``(time, phase, handler name)``, or ``None``.
+        """What :meth:`step` would process next: ``(time, phase, what)``, or ``None``; ``what``
+        says in words what the event does (e.g. ``"due work starts"``).
 
         A queued entry may have become moot (a timeout of work that already ended); stepping
         it then changes nothing and produces no events.
@@ -244,7 +259,7 @@ class Deployment:
         entry = self.clock.peek_entry()
         if entry is None:
             return None
-        return entry[0], Phase(entry[1]), getattr(entry[3], "__qualname__", repr(entry[3]))
+        return entry[0], Phase(entry[1]), describe(entry[3])
 
     def run_until_event(
         self, match: Callable[[TraceEvent], bool], *, max_steps: int | None = None
@@ -261,8 +276,9 @@ class Deployment:
             StepLimitExceeded: ``max_steps`` steps ran without a match.
         """
         if not callable(match):
-            raise InvalidType(f"match must be a callable taking a TraceEvent, got {match!r}")
+            raise InvalidType(f"match must be a callable taking a TraceEvent, got {short(match)}")
         limit = self._check_max_steps(max_steps)
+        self._refuse_reentry("run_until_event")
         steps = 0
         while len(self.clock):
             if steps >= limit:
@@ -294,8 +310,9 @@ class Deployment:
                 f"cannot move the clock back to {target} ms: it reads {self.clock.now} ms"
             )
         if type(inclusive) is not bool:
-            raise InvalidType(f"inclusive must be True or False, got {inclusive!r}")
+            raise InvalidType(f"inclusive must be True or False, got {short(inclusive)}")
         limit = self._check_max_steps(max_steps)
+        self._refuse_reentry("run_until")
         before = target + 1 if inclusive else target
         self.clock.run(before, False, limit, f"reaching {target} ms")
         self.clock.advance_to(target)
@@ -306,16 +323,22 @@ class Deployment:
 
         Raises:
             StepLimitExceeded: ``max_steps`` events ran first.
+            ReentrantCall: called while an event is being processed (CLK-6); nothing changed.
         """
-        self.clock.run(math.inf, True, self._check_max_steps(max_steps), "becoming idle")
+        limit = self._check_max_steps(max_steps)
+        self._refuse_reentry("run_until_idle")
+        self.clock.run(math.inf, True, limit, "becoming idle")
 
     def run(self, max_steps: int | None = None) -> None:
         """Run until nothing at all is queued, evictions included.
 
         Raises:
             StepLimitExceeded: ``max_steps`` events ran first.
+            ReentrantCall: called while an event is being processed (CLK-6); nothing changed.
         """
-        self.clock.run(math.inf, False, self._check_max_steps(max_steps), "draining every event")
+        limit = self._check_max_steps(max_steps)
+        self._refuse_reentry("run")
+        self.clock.run(math.inf, False, limit, "draining every event")
 
     @staticmethod
     def _check_max_steps(max_steps: int | None) -> float:
@@ -333,28 +356,49 @@ class Deployment:
                 f"cannot schedule a call at {target} ms: the clock reads {self.clock.now} ms"
             )
         if not callable(callback):
-            raise InvalidType(f"callback must be callable, got {callback!r}")
-        self.clock.schedule(target, int(Phase.CALL), lambda _: callback(), None)
+            raise InvalidType(f"callback must be callable, got {short(callback)}")
+
+        def driver_call(_: None) -> None:
+            """a driver's call_at callback"""
+            callback()
+
+        self.clock.schedule(target, int(Phase.CALL), driver_call, None)
 
     # Driver calls --------------------------------------------------------------------------
 
     def run_action(self, fn: FunctionRef | str, args: Any = None) -> CallHandle:
-        """Start an action now, as a client would; run the world to see it end."""
-        return self._call(fn, FunctionKind.ACTION, args)
+        """Start an action now, as a client would; run the world to see it end.
+
+        Raises:
+            ReentrantCall: called from inside a handler (CLK-6); nothing changed.
+        """
+        return self._call(fn, FunctionKind.ACTION, args, "run_action")
 
     def run_mutation(self, fn: FunctionRef | str, args: Any = None) -> CallHandle:
-        """Run a mutation now; it has ended once ``duration_ms`` has passed."""
-        return self._call(fn, FunctionKind.MUTATION, args)
+        """Run a mutation now; it has ended once ``duration_ms`` has passed.
+
+        Raises:
+            ReentrantCall: called from inside a handler (CLK-6); nothing changed.
+        """
+        return self._call(fn, FunctionKind.MUTATION, args, "run_mutation")
 
     def run_query(self, fn: FunctionRef | str, args: Any = None) -> Any:
         """Run a query now and return its value.
 
         Raises:
             CallFailed: the query threw.
+            ReentrantCall: called from inside a handler (CLK-6); nothing changed.
         """
-        return self._call(fn, FunctionKind.QUERY, args).result()
+        return self._call(fn, FunctionKind.QUERY, args, "run_query").result()
 
-    def _call(self, fn: FunctionRef | str, kind: FunctionKind, args: Any) -> CallHandle:
+    def _call(
+        self, fn: FunctionRef | str, kind: FunctionKind, args: Any, call: str
+    ) -> CallHandle:
+        if self.runtime.handling:
+            raise ReentrantCall(
+                f"world.{call}() was called from inside a handler: a handler calls other "
+                f"functions through its ctx (ctx.{call}), not as a client; nothing changed"
+            )
         fdef = self.registry.resolve(fn, kind)
         stored = check_args({} if args is None else args)
         clock = self.clock
@@ -402,7 +446,17 @@ class Deployment:
         self._next_draw = float(value)
 
     def draw(self, purpose: str) -> float:
-        """A uniform draw in [0, 1) from the RNG, recorded in the trace (DET-2)."""
+        """A uniform draw in [0, 1) from the RNG, recorded in the trace (DET-2).
+
+        Raises:
+            InvalidType, InvalidArgument: ``purpose`` is not a non-empty str; nothing changed.
+        """
+        if type(purpose) is not str:
+            raise InvalidType(
+                f"a draw's purpose must be a str, got {short(purpose)} ({type(purpose).__name__})"
+            )
+        if not purpose:
+            raise InvalidArgument("a draw's purpose must be a non-empty str, got ''")
         rng = self._rng
         if rng is None:
             rng = self._rng = random.Random(self.seed)

@@ -56,7 +56,7 @@ from refmodel.errors import (
     NotInAction,
     RefmodelError,
 )
-from refmodel.values import check_args, check_time, copy_json, short
+from refmodel.values import MAX_TIME_MS, check_args, check_time, copy_json, short
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # refmodel/
 _RESUME = int(Phase.RESUME)
@@ -247,6 +247,9 @@ class Runtime:
         self.registry = registry
         self.scheduler: Scheduling | None = None
         self._calls = 0
+        self.handling = 0
+        """How many handlers (user code) are running now, nested: while it is not 0, the
+        world refuses driver calls (rule CLK-6)."""
 
     # Launching -----------------------------------------------------------------------------
 
@@ -326,11 +329,20 @@ class Runtime:
         ending = declared.ending
         try:
             if callable(duration):
-                duration = duration(run.args, run.attempt)
-                if type(duration) is not int or duration < 0:
+                self.handling += 1
+                try:
+                    duration = duration(run.args, run.attempt)
+                finally:
+                    self.handling -= 1
+                if type(duration) is not int or duration < 0 or duration > MAX_TIME_MS:
                     check_time(duration, "duration_ms")
             if not isinstance(ending, Ending):
-                ending = check_ending(ending(run.args, run.attempt), "ending")
+                self.handling += 1
+                try:
+                    chosen = ending(run.args, run.attempt)
+                finally:
+                    self.handling -= 1
+                ending = check_ending(chosen, "ending")
         except Exception as exc:  # Like an action that raises before its first await.
             if raised_by_model(exc):
                 raise
@@ -344,6 +356,7 @@ class Runtime:
             clock.schedule(clock.now + duration, _RESUME, self._end_declared, run)
 
     def _end_declared(self, run: Run) -> None:
+        """a declared action's attempt ends"""
         ending = run.ending
         if run.state is not RunState.ACTIVE or ending is None:
             return  # Abandoned before its end.
@@ -382,6 +395,7 @@ class Runtime:
         self._advance(run, None, None)
 
     def _wake(self, run: Run) -> None:
+        """an action wakes from ctx.sleep"""
         if run.state is RunState.ACTIVE:
             self._advance(run, None, None)
 
@@ -393,8 +407,12 @@ class Runtime:
     def _advance(self, run: Run, value: Any, exc: BaseException | None) -> None:
         coro = run.coro
         while True:
+            self.handling += 1
             try:
-                request = coro.send(value) if exc is None else coro.throw(exc)
+                try:
+                    request = coro.send(value) if exc is None else coro.throw(exc)
+                finally:
+                    self.handling -= 1
             except StopIteration as stop:
                 result = stop.value
                 if result is not None:
@@ -440,8 +458,12 @@ class Runtime:
         ctx = MutationCtx(self, run, txn)
         handler = run.fdef.handler
         assert handler is not None
+        self.handling += 1
         try:
-            result = handler(ctx, run.args)
+            try:
+                result = handler(ctx, run.args)
+            finally:
+                self.handling -= 1
             if result is not None:
                 result = copy_json(result, "return value")
         except Exception as exc:
@@ -466,10 +488,12 @@ class Runtime:
             clock.schedule(clock.now + duration, _RESUME, end, run)
 
     def _fail_mutation(self, run: Run) -> None:
+        """a failing mutation ends"""
         if run.state is RunState.ACTIVE:
             self._finish(run, False, None, run.error)
 
     def _commit(self, run: Run) -> None:
+        """a mutation commits (or conflicts)"""
         if run.state is not RunState.ACTIVE:
             return  # Abandoned while it ran: its commit never happens (rule TMO-2).
         txn = run.txn
@@ -507,8 +531,12 @@ class Runtime:
         ctx = QueryCtx(self, txn)
         handler = run.fdef.handler
         assert handler is not None
+        self.handling += 1
         try:
-            result = handler(ctx, run.args)
+            try:
+                result = handler(ctx, run.args)
+            finally:
+                self.handling -= 1
             if result is not None:
                 result = copy_json(result, "return value")
         except Exception as exc:
@@ -593,8 +621,8 @@ class ActionCtx(_SchedulingCtx):
         self._run = run
 
     def sleep(self, ms: int) -> Sleep:
-        """Await this to let ``ms`` of virtual time pass."""
-        if type(ms) is not int or ms < 0:
+        """Await this to let ``ms`` of virtual time pass (0 to ``MAX_TIME_MS``, CLK-2)."""
+        if type(ms) is not int or ms < 0 or ms > MAX_TIME_MS:
             check_time(ms, "ms")
         return Sleep(ms)
 

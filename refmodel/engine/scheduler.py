@@ -19,8 +19,8 @@ import attrs
 from refmodel.engine.functions import FunctionDef, FunctionKind, FunctionRef
 from refmodel.engine.runtime import Ctx, MutationCtx, Run, Runtime, check_ctx
 from refmodel.engine.startqueue import StartQueue
-from refmodel.errors import InvalidArgument, UnknownScheduledId
-from refmodel.values import check_args, check_int, check_time, parse_number
+from refmodel.errors import InvalidArgument, InvalidType, UnknownScheduledId
+from refmodel.values import check_args, check_int, check_time, parse_number, short
 
 _ABORTED = 0
 _COMMITTED = 1
@@ -206,14 +206,19 @@ class Scheduler:
         prefix = self.PREFIX
         issued = len(self._codes)
         n = None
-        if type(scheduled_id) is str and scheduled_id.startswith(prefix):
+        if type(scheduled_id) is not str:
+            raise InvalidType(
+                f"a scheduled-function id is a str like {prefix}1, got {short(scheduled_id)} "
+                f"({type(scheduled_id).__name__})"
+            )
+        if scheduled_id.startswith(prefix):
             n = parse_number(scheduled_id[len(prefix):])
         if n is None or not 1 <= n <= issued:
             raise UnknownScheduledId(
-                f"{scheduled_id!r} is not a scheduled-function id this scheduler issued "
+                f"{short(scheduled_id)} is not a scheduled-function id this scheduler issued "
                 f"(it has issued {prefix}1 to {prefix}{issued})"
                 if issued
-                else f"{scheduled_id!r} is not a scheduled-function id: none were issued yet"
+                else f"{short(scheduled_id)} is not a scheduled-function id: none were issued yet"
             )
         code = self._codes[n - 1]
         if code == _ABORTED:

@@ -97,6 +97,7 @@ class StartQueue(Generic[T]):
             self._clock.schedule(time, _START, self._dispatch, time)
 
     def _dispatch(self, armed_for: int) -> None:
+        """due work starts"""
         if armed_for != self._armed:
             return  # Superseded by an earlier arming, which already ran at this instant.
         self._armed = None

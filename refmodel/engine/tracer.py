@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from refmodel.engine.clock import Clock
-from refmodel.trace import TraceEvent, TraceSink
+from refmodel.trace import TraceEvent, TraceSink, unicode_safe
 
 # The encoding of refmodel.trace (the same separators, ensure_ascii off): a streamed line must be
 # byte-identical to TraceEvent.to_line(), which a test checks. JSONEncoder.encode builds a new C
@@ -93,6 +93,8 @@ class Tracer:
                 data_json = _encode(data)
             else:
                 data_json = "".join(chunks(data, 0))
+                if not data_json.isascii():  # User text: it may not be Unicode (a surrogate).
+                    data_json = unicode_safe(data_json, data)
             stream.write(
                 f'{{"t":{self._clock.now},"seq":{self._seq},"kind":"{kind}","pool":{pool_json},'
                 f'"id":{id_json},"data":{data_json}}}\n'

@@ -79,7 +79,9 @@ class OnCompleteCalls:
         clock.schedule(clock.now, _RESUME, self.call, (fdef, work_id, context, result))
 
     def call(self, payload: tuple[FunctionDef, str, Any, dict[str, Any]]) -> None:
-        """Run the callback now (the RESUME-phase event that :meth:`schedule` queued)."""
+        """an onComplete handler is called
+
+        Runs the callback now (the RESUME-phase event that :meth:`schedule` queued)."""
         fdef, work_id, context, result = payload
         tracer = self._tracer
         if tracer.tracing:

@@ -21,8 +21,8 @@ from typing import Any, TypeAlias
 
 from refmodel.engine.functions import FunctionDef, FunctionKind
 from refmodel.engine.runtime import Run
-from refmodel.errors import UnknownWorkId
-from refmodel.values import check_args, parse_number
+from refmodel.errors import InvalidType, UnknownWorkId
+from refmodel.values import check_args, parse_number, plain_entry, short
 from refmodel.workpool.lifecycle import PENDING, TERMINAL, State
 from refmodel.workpool.options import RetryBehavior
 
@@ -49,8 +49,6 @@ FUNCTION_KIND: dict[WorkKind, FunctionKind | None] = {
     WorkKind.UNKNOWN: None,
 }
 """The kind of function each kind of work runs (``None``: an action or a mutation)."""
-
-_SCALARS = (str, int, bool, type(None))
 
 
 class WorkSpec:
@@ -91,11 +89,11 @@ def pack_args(value: Any, where: str = "args") -> tuple[tuple[str, ...] | None, 
     if type(value) is dict:
         if len(value) == 1:
             for key, item in value.items():
-                if type(key) is str and type(item) in _SCALARS:
+                if plain_entry(key, item):
                     return (key,), item
         else:
             for key, item in value.items():
-                if type(key) is not str or type(item) not in _SCALARS:
+                if not plain_entry(key, item):
                     break
             else:
                 return tuple(value), tuple(value.values())
@@ -241,32 +239,35 @@ class WorkItems:
         """The number behind a work id this pool issued and that became work.
 
         Raises:
-            UnknownWorkId: not a str, not this pool's, not issued, or its enqueuing mutation
-                did not (or not yet) commit.
+            InvalidType: not a str.
+            UnknownWorkId: not this pool's, not issued, or its enqueuing mutation did not (or
+                not yet) commit.
         """
         prefix = self.prefix
         if type(work_id) is not str:
-            raise UnknownWorkId(
-                f"a work id is a str like {prefix}1, got {work_id!r} ({type(work_id).__name__})"
+            raise InvalidType(
+                f"a work id is a str like {prefix}1, got {short(work_id)} "
+                f"({type(work_id).__name__})"
             )
         n_or_none = parse_number(work_id[len(prefix):]) if work_id.startswith(prefix) else None
         if n_or_none is None:
-            raise UnknownWorkId(f"{work_id!r} was not issued by pool {self.name!r}")
+            raise UnknownWorkId(f"{short(work_id)} was not issued by pool {self.name!r}")
         n = n_or_none
         issued = len(self._codes)
         if not 1 <= n <= issued:
             upto = f"up to {prefix}{issued}" if issued else "none yet"
             raise UnknownWorkId(
-                f"unknown work id {work_id!r}: pool {self.name!r} has issued ids {upto}"
+                f"unknown work id {short(work_id)}: pool {self.name!r} has issued ids {upto}"
             )
         code = self._codes[n - 1]
         if code == _ABORTED:
             raise UnknownWorkId(
-                f"unknown work id {work_id!r}: the mutation that enqueued it did not commit"
+                f"unknown work id {short(work_id)}: the mutation that enqueued it did not commit"
             )
         if code & _UNCOMMITTED:
             raise UnknownWorkId(
-                f"unknown work id {work_id!r}: the mutation that enqueues it has not committed yet"
+                f"unknown work id {short(work_id)}: the mutation that enqueues it has not "
+                "committed yet"
             )
         return n
 

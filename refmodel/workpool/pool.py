@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from refmodel.constants import CTX_POLL_TIMEOUT_MS
 from refmodel.engine.clock import Clock
 from refmodel.engine.deployment import Deployment
 from refmodel.engine.functions import FunctionKind, FunctionRef
@@ -699,12 +700,16 @@ class Workpool:
             raise exc
         return value
 
-    def poll_result(self, ctx: ActionCtx, work_id: str, timeout_ms: int) -> Request:
+    def poll_result(
+        self, ctx: ActionCtx, work_id: str, timeout_ms: int = CTX_POLL_TIMEOUT_MS
+    ) -> Request:
         """Await this inside an action to wait for the work's result (rules RES-2, RES-3).
 
         It resumes at the instant the work finishes, returning its value or raising
-        :class:`WorkFailed`; if the work has not finished ``timeout_ms`` after the call, it
-        raises :class:`PollTimeout` (``"Timeout waiting for result of work <id>"``).
+        :class:`WorkFailed`; if the work has not finished ``timeout_ms`` after the call
+        (default 30,000 ms, as ``pool.ctx(ctx)`` waits; the seed's README shows
+        ``pollResult(id)`` without one), it raises :class:`PollTimeout`
+        (``"Timeout waiting for result of work <id>"``).
 
         Raises:
             NotInAction: ``ctx`` is not an action's context.

@@ -14,7 +14,7 @@ from refmodel.constants import CTX_POLL_TIMEOUT_MS
 from refmodel.engine.functions import FunctionRef
 from refmodel.engine.runtime import ActionCtx, Ctx, Request
 from refmodel.errors import ForeignWorkId, UnknownWorkId
-from refmodel.values import check_time
+from refmodel.values import check_time, short
 from refmodel.workpool.items import WorkId, WorkKind
 
 
@@ -31,7 +31,9 @@ class _Pool(Protocol):
         self, ctx: Ctx, fn: FunctionRef | str, args: Any, run_at: int
     ) -> WorkId: ...
 
-    def poll_result(self, ctx: ActionCtx, work_id: str, timeout_ms: int) -> Request: ...
+    def poll_result(
+        self, ctx: ActionCtx, work_id: str, timeout_ms: int = CTX_POLL_TIMEOUT_MS
+    ) -> Request: ...
 
     def kind_of(self, work_id: str) -> WorkKind: ...
 
@@ -106,11 +108,11 @@ class PoolScheduler:
             kind = pool.kind_of(work_id)
         except UnknownWorkId as unknown:
             raise ForeignWorkId(
-                f"{work_id!r} was not issued by the scheduler of pool {pool.name!r}: {unknown}"
+                f"{short(work_id)} was not issued by the scheduler of pool {pool.name!r}: {unknown}"
             ) from None
         if kind is not WorkKind.UNKNOWN:
             raise ForeignWorkId(
-                f"{work_id!r} was not issued by the scheduler of pool {pool.name!r}: "
+                f"{short(work_id)} was not issued by the scheduler of pool {pool.name!r}: "
                 "ctx(...).scheduler.cancel only takes ids from ctx(...).scheduler.run_at/run_after"
             )
         pool.cancel(self._ctx, work_id)

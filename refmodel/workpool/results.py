@@ -78,6 +78,7 @@ class Waiters:
                 self._runtime.resume(waiter.run, value, exc)
 
     def _deadline(self, waiter: _Waiter) -> None:
+        """a poll_result deadline falls due"""
         if not waiter.waiting:
             return
         waiter.waiting = False

@@ -65,6 +65,7 @@ class Retention:
             self._clock.schedule(deadline, _EVICT, self._fire, deadline)
 
     def _fire(self, deadline: int) -> None:
+        """results are evicted (ttl)"""
         kept = self._kept
         ttl = self._ttl
         assert kept is not None and ttl is not None
