@@ -43,6 +43,7 @@ from refmodel.engine.runtime import PENDING, ActionCtx, MutationCtx, QueryCtx, R
 from refmodel.errors import InvalidArgument, RefmodelError, StepLimitExceeded
 from refmodel.scenario import FEATURES, ScenarioError, load
 from refmodel.trace import MemoryTrace, TraceEvent
+from refmodel.values import MAX_TIME_MS, short
 from refmodel.workpool.options import RetryBehavior
 from refmodel.world import World
 
@@ -66,6 +67,11 @@ class AdapterTimeout(AdapterError):
 MAX_EVENTS_PER_ADVANCE = 20_000
 """The most trace events the model records in one ``advance``: past it, its clock is taken to
 be stuck at one instant (a livelock), and it answers with ``stalled: true`` (rule CLK-5)."""
+
+
+MAX_LINE_BYTES = 64 * 1024 * 1024
+"""The longest protocol line either side reads (64 MiB): a longer request or answer is refused
+instead of growing memory without bound (``specs/adapter-protocol.md`` section 1)."""
 
 
 class _Stalled(BaseException):
@@ -370,51 +376,106 @@ def _version() -> str:
 def serve(adapter: Adapter, stdin: Any = None, stdout: Any = None) -> int:
     """Answer protocol requests from ``stdin`` on ``stdout`` until shutdown or end of input.
 
+    Each request gets one answer; a bad request gets an error answer (section 3) and the
+    program goes on serving. A line longer than :data:`MAX_LINE_BYTES` is refused unread.
+
     Returns:
         The exit status: 0 after a shutdown or end of input.
     """
     source = stdin or sys.stdin
     sink = stdout or sys.stdout
-    for number, line in enumerate(source, start=1):
-        if not line.strip():
-            continue
-        request_id: Any = None
-        try:
-            request = json.loads(line)
-            if not isinstance(request, dict):
-                raise ScenarioError(f"line {number}: a request must be a JSON object")
-            request_id = request.get("id")
-            method = request.get("method")
-            params = request.get("params") or {}
-            if method == "handshake":
-                result: Any = adapter.handshake()
-            elif method == "reset":
-                adapter.reset(params["scenario"])
-                result = {}
-            elif method == "call":
-                result = adapter.call(params["step"])
-                if isinstance(result, dict) and "error" in result:
-                    sink.write(json.dumps({"id": request_id, "error": result["error"]}) + "\n")
-                    sink.flush()
-                    continue
-            elif method == "advance":
-                result = adapter.advance(int(params["ms"]))
-            elif method == "shutdown":
-                sink.write(json.dumps({"id": request_id, "result": {}}) + "\n")
-                sink.flush()
-                return 0
-            else:
-                raise ScenarioError(f"line {number}: unknown method {method!r}")
-            response = {"id": request_id, "result": result}
-        except json.JSONDecodeError as error:
-            message = f"line {number}: invalid JSON: {error.msg}"
-            response = {"id": None, "error": {"type": "ProtocolError", "message": message}}
-        except (RefmodelError, KeyError, TypeError, ValueError) as error:
-            response = {"id": request_id, "error": {"type": type(error).__name__,
-                                                    "message": str(error)}}
-        sink.write(json.dumps(response) + "\n")
-        sink.flush()
-    return 0
+    number = 0
+    while True:
+        line = source.readline(MAX_LINE_BYTES + 1)
+        if not line:
+            return 0
+        number += 1
+        if len(line) > MAX_LINE_BYTES:
+            while line and not line.endswith("\n"):  # Skip the rest of the long line.
+                line = source.readline(MAX_LINE_BYTES + 1)
+            response: dict[str, Any] | None = _protocol_error(
+                None, f"line {number}: longer than {MAX_LINE_BYTES:,} bytes"
+            )
+            stop = False
+        else:
+            response, stop = answer(adapter, number, line)
+        if response is not None:
+            sink.write(json.dumps(response) + "\n")
+            sink.flush()
+        if stop:
+            return 0
+
+
+def _protocol_error(request_id: Any, message: str) -> dict[str, Any]:
+    return {"id": request_id, "error": {"type": "ProtocolError", "message": message}}
+
+
+def answer(adapter: Adapter, number: int, line: str) -> tuple[dict[str, Any] | None, bool]:
+    """The answer to one request line (``None`` for a blank line), and whether to stop.
+
+    Never raises for what the line holds: a line that is not a request of the protocol gets a
+    ``ProtocolError`` answer, a refused step or scenario the error refmodel raised.
+    """
+    if not line.strip():
+        return None, False
+    try:
+        request = json.loads(line)
+    except json.JSONDecodeError as error:
+        return _protocol_error(None, f"line {number}: invalid JSON: {error.msg}"), False
+    except (ValueError, RecursionError) as error:
+        why = "nested too deeply" if isinstance(error, RecursionError) else (
+            "a number too long to read")
+        return _protocol_error(None, f"line {number}: invalid JSON: {why}"), False
+    if not isinstance(request, dict):
+        return _protocol_error(None, f"line {number}: a request must be a JSON object"), False
+    request_id = request.get("id")
+    if request_id is not None and type(request_id) not in (int, str):
+        return _protocol_error(None, f"line {number}: id must be an integer or a string"), False
+    method = request.get("method")
+    params = request.get("params", {})
+    if params is None:
+        params = {}
+    if type(params) is not dict:
+        return _protocol_error(request_id, f"line {number}: params must be an object"), False
+    try:
+        if method == "handshake":
+            result: Any = adapter.handshake()
+        elif method == "reset":
+            scenario = params.get("scenario")
+            if type(scenario) is not dict:
+                return _protocol_error(
+                    request_id, f"line {number}: reset needs params.scenario, an object"
+                ), False
+            adapter.reset(scenario)
+            result = {}
+        elif method == "call":
+            step = params.get("step")
+            if type(step) is not dict:
+                return _protocol_error(
+                    request_id, f"line {number}: call needs params.step, an object"
+                ), False
+            result = adapter.call(step)
+            if isinstance(result, dict) and "error" in result:
+                return {"id": request_id, "error": result["error"]}, False
+        elif method == "advance":
+            ms = params.get("ms")
+            if type(ms) is not int or not 0 <= ms <= MAX_TIME_MS:
+                return _protocol_error(
+                    request_id, f"line {number}: advance needs params.ms, an integer from 0 "
+                    f"to {MAX_TIME_MS}, got {short(ms)}"
+                ), False
+            result = adapter.advance(ms)
+        elif method == "shutdown":
+            return {"id": request_id, "result": {}}, True
+        else:
+            return _protocol_error(
+                request_id, f"line {number}: unknown method {short(method)}: one of "
+                "handshake, reset, call, advance, shutdown"
+            ), False
+    except RefmodelError as error:
+        return {"id": request_id, "error": {"type": type(error).__name__,
+                                            "message": str(error)}}, False
+    return {"id": request_id, "result": result}, False
 
 
 class SubprocessAdapter:
@@ -433,8 +494,17 @@ class SubprocessAdapter:
         self.command = command
         self.timeout_s = timeout_s
         try:
+            argv = shlex.split(command)
+        except ValueError as error:  # "No closing quotation", "No escaped character"
+            raise AdapterError(
+                f"cannot read the adapter command {short(command)}: {error} (it is split as a "
+                "shell splits words)"
+            ) from None
+        if not argv:
+            raise AdapterError('the adapter command is empty: give a program, or "model"')
+        try:
             self._proc = subprocess.Popen(
-                shlex.split(command),
+                argv,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -458,11 +528,13 @@ class SubprocessAdapter:
         line = self._read_line(method)
         try:
             response = json.loads(line)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError) as bad:  # Not JSON, too deep, a huge number.
             self._broken = True
+            why = "JSON nested too deeply" if isinstance(bad, RecursionError) else (
+                "something that is not JSON" if isinstance(bad, json.JSONDecodeError)
+                else "a number too long to read")
             raise AdapterError(
-                f"adapter {self.command!r} answered {method} with something that is not JSON: "
-                f"{line[:120]!r}"
+                f"adapter {self.command!r} answered {method} with {why}: {line[:120]!r}"
             ) from None
         if not isinstance(response, dict) or response.get("id") != self._next_id:
             self._broken = True
@@ -498,6 +570,13 @@ class SubprocessAdapter:
             if not chunk:
                 raise AdapterError(self._died(f"while answering {method}"))
             self._buffer += chunk
+            if len(self._buffer) > MAX_LINE_BYTES:
+                self._broken = True
+                self.kill()
+                raise AdapterError(
+                    f"adapter {self.command!r} answered {method} with a line longer than "
+                    f"{MAX_LINE_BYTES:,} bytes"
+                )
         line, _, self._buffer = self._buffer.partition(b"\n")
         return line.decode(errors="replace")
 

@@ -33,7 +33,8 @@ from typing import Any
 import attrs
 
 from refmodel.errors import InvalidArgument
-from refmodel.workpool.options import PROFILES
+from refmodel.schema import validator
+from refmodel.values import short
 
 __refmodel_user_code__ = True  # The declared functions run here are user code (EXE-4).
 
@@ -57,29 +58,6 @@ FEATURES = {
     "hang": "attempts that never finish",
 }
 """Features a scenario may need and an adapter may declare (rule CNF-2)."""
-
-_STEP_FIELDS: dict[str, set[str]] = {
-    "enqueue": {"op", "pool", "fn", "args", "ref", "options"},
-    "enqueueBatch": {"op", "pool", "fn", "argsList", "refs", "options"},
-    "cancel": {"op", "pool", "ref"},
-    "cancelAll": {"op", "pool", "limit"},
-    "status": {"op", "pool", "ref"},
-    "configure": {"op", "pool", "maxParallelism", "logLevel"},
-    "advance": {"op", "ms"},
-}
-_OPTION_FIELDS = {"retry", "runAt", "runAfter", "onComplete", "context"}
-_ATTEMPT_FIELDS = {"durationMs", "returns", "throws", "throwsNonRetryable", "hangs"}
-_FUNCTION_FIELDS = {
-    "action": {"kind", "attempts"},
-    "mutation": {"kind", "durationMs", "reads", "writes", "returns", "throws",
-                 "recordsOnComplete"},
-    "query": {"kind", "returns"},
-}
-_POOL_FIELDS = {
-    "maxParallelism", "actionTimeoutMs", "mutationTimeoutMs", "unknownTimeoutMs", "ttl",
-    "logLevel", "retryActionsByDefault", "defaultRetryBehavior",
-}
-
 
 class ScenarioError(InvalidArgument):
     """A scenario, fixture or message is malformed; the message names the JSON path."""
@@ -169,6 +147,13 @@ def required_features(data: Mapping[str, Any]) -> list[str]:
 def load(source: str | Mapping[str, Any], where: str = "scenario") -> Scenario:
     """Parse and validate a scenario from JSON text or a decoded object.
 
+    A scenario is valid when it is an instance of ``specs/scenario.schema.json`` (read by
+    :mod:`refmodel.schema`, so the loader accepts exactly what the schema accepts) and its
+    cross-references hold, which the schema describes but cannot express: a step's pool and
+    an enqueue's function exist, an ``onComplete`` names a mutation, an ``enqueueBatch`` has
+    one ref per args entry, each ref is enqueued once, and a ``cancel`` or ``status`` names a
+    ref enqueued before it.
+
     Raises:
         ScenarioError: the first problem, with its JSON path (``where`` names the source).
     """
@@ -179,9 +164,16 @@ def load(source: str | Mapping[str, Any], where: str = "scenario") -> Scenario:
             raise ScenarioError(
                 f"{where}: invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
             ) from None
+        except (ValueError, RecursionError) as error:
+            why = "nested too deeply" if isinstance(error, RecursionError) else (
+                "a number too long to read")
+            raise ScenarioError(f"{where}: invalid JSON: {why}") from None
     else:
         data = source
-    _validate(data, where)
+    problem = validator("scenario").first_error(data, where)
+    if problem is not None:
+        raise ScenarioError(problem)
+    _cross_references(data, where)
     return Scenario(data=data)
 
 
@@ -189,97 +181,30 @@ def _fail(path: str, message: str) -> ScenarioError:
     return ScenarioError(f"{path}: {message}")
 
 
-def _expect(value: Any, kind: type | tuple[type, ...], path: str, what: str) -> None:
-    if isinstance(value, bool) and kind in (int, (int, float)):
-        raise _fail(path, f"expected {what}, got {json.dumps(value)}")
-    if not isinstance(value, kind):
-        raise _fail(path, f"expected {what}, got {json.dumps(value)[:60]}")
-
-
-def _only(obj: Mapping[str, Any], allowed: set[str], path: str) -> None:
-    for key in obj:
-        if key not in allowed:
-            raise _fail(f"{path}.{key}", f"unknown field; allowed are {sorted(allowed)}")
-
-
-def _validate(data: Any, where: str) -> None:
-    _expect(data, dict, where, "a JSON object")
-    _only(data, {"version", "name", "description", "profile", "seed", "pools", "functions",
-                 "steps", "rules", "level", "features"}, where)
-    if data.get("version", SCENARIO_VERSION) != SCENARIO_VERSION:
-        raise _fail(f"{where}.version", f"this is scenario version {SCENARIO_VERSION} only")
-    if data.get("profile", "seed") not in PROFILES:
-        raise _fail(f"{where}.profile", f"expected one of {list(PROFILES)}")
-    _expect(data.get("seed", 0), int, f"{where}.seed", "an integer")
-    pools = data.get("pools")
-    _expect(pools, dict, f"{where}.pools", "an object of pools by name")
-    for name, pool in pools.items():
-        _expect(pool, dict, f"{where}.pools.{name}", "an object of options")
-        _only(pool, _POOL_FIELDS, f"{where}.pools.{name}")
-    functions = data.get("functions")
-    _expect(functions, dict, f"{where}.functions", "an object of functions by name")
-    for name, fn in functions.items():
-        path = f"{where}.functions.{name}"
-        _expect(fn, dict, path, "an object")
-        kind = fn.get("kind")
-        if kind not in _FUNCTION_FIELDS:
-            raise _fail(f"{path}.kind", f"expected one of {sorted(_FUNCTION_FIELDS)}")
-        _only(fn, _FUNCTION_FIELDS[kind], path)
-        if kind == "action":
-            attempts = fn.get("attempts")
-            _expect(attempts, list, f"{path}.attempts", "a non-empty list of attempts")
-            if not attempts:
-                raise _fail(f"{path}.attempts", "expected a non-empty list of attempts")
-            for i, attempt in enumerate(attempts):
-                apath = f"{path}.attempts[{i}]"
-                _expect(attempt, dict, apath, "an object")
-                _only(attempt, _ATTEMPT_FIELDS, apath)
-                ends = [k for k in ("returns", "throws", "throwsNonRetryable", "hangs")
-                        if k in attempt]
-                if len(ends) > 1:
-                    raise _fail(apath, f"give one of returns/throws/throwsNonRetryable/hangs, "
-                                       f"not {ends}")
-                _expect(attempt.get("durationMs", 0), int, f"{apath}.durationMs",
-                        "an integer number of ms")
-                if attempt.get("durationMs", 0) < 0:
-                    raise _fail(f"{apath}.durationMs", "expected >= 0")
-        elif kind == "mutation":
-            _expect(fn.get("durationMs", 0), int, f"{path}.durationMs", "an integer number of ms")
-            for key in ("reads", "writes"):
-                _expect(fn.get(key, []), list, f"{path}.{key}", "a list of document names")
-    steps = data.get("steps")
-    _expect(steps, list, f"{where}.steps", "a list of steps")
+def _cross_references(data: Mapping[str, Any], where: str) -> None:
+    """The checks the schema cannot express, on a scenario the schema accepts."""
+    pools = data["pools"]
+    functions = data["functions"]
     refs: set[str] = set()
-    for i, step in enumerate(steps):
+    for i, step in enumerate(data["steps"]):
         path = f"{where}.steps[{i}]"
-        _expect(step, dict, path, "an object")
-        op = step.get("op")
-        if op not in _STEP_FIELDS:
-            raise _fail(f"{path}.op", f"unknown op {op!r}; expected one of {sorted(_STEP_FIELDS)}")
-        _only(step, _STEP_FIELDS[op], path)
+        op = step["op"]
         if op == "advance":
-            _expect(step.get("ms"), int, f"{path}.ms", "an integer number of ms")
-            if step["ms"] < 0:
-                raise _fail(f"{path}.ms", "expected >= 0")
             continue
-        if step.get("pool") not in pools:
-            raise _fail(f"{path}.pool", f"no pool named {step.get('pool')!r}")
+        if step["pool"] not in pools:
+            raise _fail(f"{path}.pool", f"no pool named {short(step['pool'])}")
         if op in ("enqueue", "enqueueBatch"):
-            if step.get("fn") not in functions:
-                raise _fail(f"{path}.fn", f"no function named {step.get('fn')!r}")
-            _only(step.get("options", {}), _OPTION_FIELDS, f"{path}.options")
+            if step["fn"] not in functions:
+                raise _fail(f"{path}.fn", f"no function named {short(step['fn'])}")
             callback = step.get("options", {}).get("onComplete")
             if callback is not None and functions.get(callback, {}).get("kind") != "mutation":
                 raise _fail(f"{path}.options.onComplete", "expected the name of a mutation")
-            new_refs = [step.get("ref")] if op == "enqueue" else step.get("refs", [])
-            if op == "enqueueBatch":
-                _expect(step.get("argsList"), list, f"{path}.argsList", "a list of args")
-                if len(new_refs) != len(step["argsList"]):
-                    raise _fail(f"{path}.refs", "expected one ref per argsList entry")
+            new_refs = [step["ref"]] if op == "enqueue" else step["refs"]
+            if op == "enqueueBatch" and len(new_refs) != len(step["argsList"]):
+                raise _fail(f"{path}.refs", "expected one ref per argsList entry")
             for ref in new_refs:
-                _expect(ref, str, f"{path}.ref", "a string naming the work item")
                 if ref in refs:
-                    raise _fail(f"{path}.ref", f"ref {ref!r} is used twice")
+                    raise _fail(f"{path}.ref", f"ref {short(ref)} is used twice")
                 refs.add(ref)
-        elif op in ("cancel", "status") and step.get("ref") not in refs:
-            raise _fail(f"{path}.ref", f"unknown ref {step.get('ref')!r} (enqueue it first)")
+        elif op in ("cancel", "status") and step["ref"] not in refs:
+            raise _fail(f"{path}.ref", f"unknown ref {short(step['ref'])} (enqueue it first)")

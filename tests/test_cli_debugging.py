@@ -79,11 +79,11 @@ def test_run_reports_rejected_steps_and_plays_on(
 @checks("ERR-1")
 @pytest.mark.parametrize(("content", "message"), [
     ("{", "s.json: invalid JSON at line 1 column 2"),
-    ("[]", "s.json: scenario: expected a JSON object"),
+    ("[]", r"s.json: scenario: expected object, got \[\]"),
     ('{"pools": {"p": {"maxParallelism": 1}}, "functions": {}, "steps": [{"op": "enqueue", '
      '"pool": "q", "fn": "f", "ref": "a"}]}', r"s.json: scenario.steps\[0\].pool: no pool"),
     ('{"pools": {"p": {"maxParallelism": 500}}, "functions": {}, "steps": []}',
-     "s.json: scenario.pools.p: max_parallelism must be"),
+     "s.json: scenario.pools.p.maxParallelism: expected <= 300, got 500"),
 ])
 def test_run_rejects_a_bad_scenario_with_one_line_naming_the_path(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str

@@ -12,11 +12,13 @@ reported here.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterator
-from typing import Any, NoReturn
+from typing import Any, BinaryIO, NoReturn
 
 from refmodel.errors import InvalidArgument
 from refmodel.trace import KINDS
+from refmodel.values import short
 
 
 class TraceUnreadable(InvalidArgument):
@@ -26,11 +28,14 @@ class TraceUnreadable(InvalidArgument):
 
 
 def lines_of(path: str) -> Iterator[str]:
-    """The lines of a UTF-8 text file, read as they are needed."""
-    try:
-        stream = open(path, "rb")  # noqa: SIM115 - closed below; read lazily
-    except OSError as error:
-        raise TraceUnreadable(f"cannot read the file: {error.strerror or error}") from None
+    """The lines of a UTF-8 text file (``-``: standard input), read as they are needed."""
+    if path == "-":
+        stream: BinaryIO = sys.stdin.buffer
+    else:
+        try:
+            stream = open(path, "rb")  # noqa: SIM115 - closed below; read lazily
+        except OSError as error:
+            raise TraceUnreadable(f"cannot read the file: {error.strerror or error}") from None
     with stream:
         number = 0
         try:
@@ -114,6 +119,10 @@ def parse_line(
         raise unreadable(number, f"invalid JSON: {_why(line, error)}") from None
     except RecursionError:
         raise unreadable(number, "JSON nested too deeply to read") from None
+    except ValueError:  # Python's limit on int digits: no implementation writes such a number.
+        raise unreadable(
+            number, f"a number of more than {sys.get_int_max_str_digits():,} digits"
+        ) from None
     rest = line[end:]
     if rest.strip():
         column = end + len(rest) - len(rest.lstrip()) + 1
@@ -227,6 +236,9 @@ def _why(line: str, error: Exception) -> str:
 
 
 def describe(value: Any) -> str:
-    return json.dumps(value)[:60]
+    try:
+        return json.dumps(value)[:60]
+    except ValueError:  # Beyond Python's int digit limit.
+        return short(value)
 
 
