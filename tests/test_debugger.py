@@ -252,7 +252,8 @@ def test_a_fixture_file_is_debugged_through_its_scenario(tmp_path: Path) -> None
 def test_debug_rejects_what_it_cannot_debug() -> None:
     with pytest.raises(TypeError, match="debug takes a World"):
         session_for(42)
-    with pytest.raises(ScenarioError, match=r"scenario\.pools\.p\.maxParallelism: expected >= 1, got 0"):
+    with pytest.raises(ScenarioError,
+                       match=r"scenario\.pools\.p\.maxParallelism: expected >= 1, got 0"):
         session_for({"pools": {"p": {"maxParallelism": 0}}, "functions": {}, "steps": []})
     with pytest.raises(DebugError, match="keeps its trace in memory"):
         session_for(World(trace=False))

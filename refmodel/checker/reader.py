@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO, NoReturn
 
 from refmodel.errors import InvalidArgument
+from refmodel.schema import validator
 from refmodel.trace import KINDS
 from refmodel.values import short
 
@@ -83,25 +84,42 @@ _DATA_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
 _scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
+def _number(value: Any) -> bool:
+    return type(value) is int or type(value) is float
+
+
 def valid_data(kind: str, data: dict[str, Any]) -> bool:
-    """Whether ``data`` has the fields the schema requires of ``kind``, in their plain form
-    (an integer as an ``int``): the fast check of the common case. ``False`` sends the line to
-    :func:`parse_line`, which accepts the other spellings (``3.0``) and names what is wrong."""
+    """Whether ``data`` is what the schema allows of ``kind``, in its plain form (an integer
+    as an ``int``): the fast check of the common case, exact for what it accepts. ``False``
+    sends the line to :func:`parse_line`, which accepts the other spellings (``3.0``) and
+    names what is wrong."""
+    get = data.get
     if kind == "started":
-        attempt = data.get("attempt")
-        return type(attempt) is int and attempt >= 1 and type(data.get("lagMs")) is int
+        attempt = get("attempt")
+        return type(attempt) is int and attempt >= 1 and type(get("lagMs")) is int
     if kind == "succeeded":
         return "result" in data
     if kind == "enqueued":
-        return (type(data.get("fn")) is str and data.get("kind") in _ENQUEUED_KINDS
-                and type(data.get("runAt")) is int)
-    if kind in _DATA_FIELDS or kind == "rng":
-        try:
-            _check_data(0, kind, dict(data))
-        except TraceUnreadable:
-            return False
-        return all(type(data.get(field)) is int for field, what in _DATA_FIELDS.get(kind, ())
-                   if what.startswith("integer"))
+        return (type(get("fn")) is str and get("kind") in _ENQUEUED_KINDS
+                and type(get("runAt")) is int
+                and (get("onComplete") is None or type(get("onComplete")) is str))
+    if kind == "failed":
+        return type(get("error")) is str and type(get("nonRetryable", False)) is bool
+    if kind == "canceled":
+        return type(get("wasRunning")) is bool
+    if kind == "timed_out":
+        timeout = get("timeoutMs")
+        return type(timeout) is int and timeout >= 1
+    if kind == "rng":
+        value = get("value")
+        return type(get("purpose")) is str and _number(value) and 0 <= value < 1
+    if kind == "retrying":
+        attempt = get("attempt", 1)
+        delay = get("delayMs", 0)
+        return (type(attempt) is int and attempt >= 1 and _number(delay) and delay >= 0
+                and _number(get("retryAt", 0)))
+    if kind == "status_read":
+        return ("status" in data) != ("error" in data)
     return kind in KINDS
 
 
@@ -151,6 +169,9 @@ def parse_line(
         raise unreadable(number, f"data must be an object, got {describe(data)}")
     check_names(number, kind, event["pool"], event["id"])
     _check_data(number, kind, data)
+    problem = validator("trace").first_error(event, "event")
+    if problem is not None:  # The schema is the judge of what its own checks above let by.
+        raise unreadable(number, problem)
     return number, t, seq, kind, event["pool"], event["id"], data
 
 
