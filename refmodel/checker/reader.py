@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any, BinaryIO, NoReturn
+from typing import Any, BinaryIO, NoReturn, TypeGuard
 
 from refmodel.errors import InvalidArgument
 from refmodel.schema import validator
@@ -84,7 +84,7 @@ _DATA_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
 _scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
-def _number(value: Any) -> bool:
+def _number(value: Any) -> TypeGuard[float]:
     return type(value) is int or type(value) is float
 
 

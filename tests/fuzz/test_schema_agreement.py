@@ -58,7 +58,7 @@ def _wired(value: Any) -> Any:
     mutations = [n for n, f in functions.items() if isinstance(f, dict)
                  and f.get("kind") == "mutation"]
     refs: list[str] = []
-    steps = []
+    steps: list[Any] = []
     for step in value["steps"]:
         step = dict(step) if isinstance(step, dict) else step
         if isinstance(step, dict) and step.get("op") not in (None, "advance") and pools:
