@@ -34,7 +34,7 @@ import attrs
 
 from refmodel.errors import InvalidArgument
 from refmodel.schema import validator
-from refmodel.values import short
+from refmodel.values import JsonProblem, parse_json, short
 
 __refmodel_user_code__ = True  # The declared functions run here are user code (EXE-4).
 
@@ -159,15 +159,9 @@ def load(source: str | Mapping[str, Any], where: str = "scenario") -> Scenario:
     """
     if isinstance(source, str):
         try:
-            data = json.loads(source)
-        except json.JSONDecodeError as error:
-            raise ScenarioError(
-                f"{where}: invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
-            ) from None
-        except (ValueError, RecursionError) as error:
-            why = "nested too deeply" if isinstance(error, RecursionError) else (
-                "a number too long to read")
-            raise ScenarioError(f"{where}: invalid JSON: {why}") from None
+            data = parse_json(source)
+        except JsonProblem as unreadable:
+            raise ScenarioError(f"{where}: {unreadable}") from None
     else:
         data = source
     problem = validator("scenario").first_error(data, where)

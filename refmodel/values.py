@@ -10,6 +10,7 @@ same way (rule ERR-1).
 from __future__ import annotations
 
 import copy
+import json
 import math
 import re
 from typing import Any, TypeAlias
@@ -249,3 +250,23 @@ def parse_number(text: str) -> int | None:
     if text[0] == "0" and text != "0":
         return None
     return int(text)
+
+
+class JsonProblem(ValueError):
+    """Text that is not JSON refmodel can read; the message says where and why."""
+
+
+def parse_json(text: str) -> Any:
+    """``json.loads(text)``, with every way it can fail turned into :class:`JsonProblem`:
+    invalid JSON (``"invalid JSON at line L column C: <why>"``), nesting too deep for the
+    reader, or a number beyond Python's limit on int digits."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise JsonProblem(
+            f"invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
+        ) from None
+    except RecursionError:
+        raise JsonProblem("invalid JSON: nested too deeply to read") from None
+    except ValueError:
+        raise JsonProblem("invalid JSON: a number too long to read") from None

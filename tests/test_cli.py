@@ -117,7 +117,8 @@ def test_lifecycle_write_writes_the_generated_markdown(
 
 USER_MISTAKES = [
     (("bench", "--jobs", "x"), "argument --jobs: expected a positive integer, got 'x'"),
-    (("bench", "--jobs", "0"), "argument --jobs: expected a positive integer, got 0"),
+    (("bench", "--jobs", "0"),
+     "argument --jobs: expected a positive integer (at most 10,000,000), got '0'"),
     (("example", "nope"), "argument name: invalid choice: 'nope'"),
     (("trace",), "the following arguments are required: name"),
     ((), "the following arguments are required: COMMAND"),

@@ -103,7 +103,7 @@ def test_run_rejects_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture
     for argv, message in (
         (["run", str(tmp_path / "none.json")], "cannot read"),
         (["run", STUCK, "--until", "-3"], "expected an integer >= 0"),
-        (["run", STUCK, "--seed", "x"], "invalid int value"),
+        (["run", STUCK, "--seed", "x"], "argument --seed: expected an integer seed, got 'x'"),
         (["run", STUCK, "--trace", str(tmp_path / "no" / "t.jsonl")], "cannot write"),
     ):
         status, out, err = cli(argv, capsys)

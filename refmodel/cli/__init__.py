@@ -16,6 +16,7 @@ Commands:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -39,8 +40,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_CODES = {
+    0: "success: the command did its work; check and conformance found nothing wrong",
+    1: "a verdict, and only a verdict: check found violations, conformance a failed MUST "
+       "fixture or a divergence",
+    2: "the command could not run: bad arguments or input, an unreadable file, an adapter "
+       "that cannot start or breaks the protocol (one line on stderr)",
+    130: "interrupted (Ctrl-C)",
+}
+"""What each exit status of every command means (the README's table)."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
+    """Run the command line; return the exit status (:data:`EXIT_CODES`).
+
+    Whatever happens, the status keeps its meaning: a command returns 1 only for a verdict, and
+    anything that keeps it from running is 2 with one line on stderr, never a traceback
+    (``REFMODEL_TRACEBACK=1`` shows one for an error that is refmodel's own bug).
+    """
     args = _parser().parse_args(argv)
     try:
         status: int = args.run(args)
@@ -50,3 +67,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BrokenPipeError:  # pragma: no cover - e.g. piped into head
         return 0
+    except OSError as error:  # A file that cannot be read or written.
+        where = f" {error.filename}" if error.filename else ""
+        print(f"refmodel: error: cannot use{where}: {error.strerror or error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("refmodel: interrupted", file=sys.stderr)
+        return 130
+    except (Exception, RecursionError) as error:  # A bug of refmodel: still one line, still 2.
+        if os.environ.get("REFMODEL_TRACEBACK"):
+            raise
+        text = " ".join(str(error).split())[:200]
+        print(f"refmodel: internal error: {type(error).__name__}: {text} (a bug of refmodel, "
+              "please report it; REFMODEL_TRACEBACK=1 shows where)", file=sys.stderr)
+        return 2

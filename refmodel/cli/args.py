@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import NoReturn, TypeAlias
+
+from refmodel.values import MAX_INT, MAX_TIME_MS, MIN_INT
 
 
 class Parser(argparse.ArgumentParser):
@@ -22,19 +25,32 @@ def seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a number of seconds, got {_shown(text)}"
+        ) from None
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
     return value
 
 
-def _integer(text: str, minimum: int, wanted: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}") from None
-    if value < minimum:
-        raise argparse.ArgumentTypeError(f"expected {wanted}, got {value}")
+MAX_CLI_INT = MAX_TIME_MS
+"""The largest integer any option takes (2^53 - 1, the largest time): options with a tighter
+documented limit (``bench --jobs``) say so themselves."""
+
+
+def _shown(text: str) -> str:
+    return repr(text) if len(text) <= 40 else repr(text[:37] + "...")
+
+
+def _integer(text: str, minimum: int, wanted: str, maximum: int = MAX_CLI_INT) -> int:
+    digits = text.strip().lstrip("+-")
+    if not digits.isascii() or not digits.isdigit():
+        raise argparse.ArgumentTypeError(f"expected {wanted}, got {_shown(text)}")
+    value = int(text) if len(digits) <= 20 else None  # Longer is out of range anyway.
+    if value is None or value < minimum or value > maximum:
+        raise argparse.ArgumentTypeError(
+            f"expected {wanted} (at most {maximum:,}), got {_shown(text)}"
+        )
     return value
 
 
@@ -48,9 +64,31 @@ def non_negative(text: str) -> int:
     return _integer(text, 0, "an integer >= 0")
 
 
+def seed(text: str) -> int:
+    """An RNG seed: an integer in the 64-bit range (DET-2)."""
+    return _integer(text, MIN_INT, "an integer seed", MAX_INT)
+
+
+def bounded(maximum: int) -> Callable[[str], int]:
+    """An integer from 1 to ``maximum``: a size whose work or memory grows with it."""
+
+    def parse(text: str) -> int:
+        return _integer(text, 1, "a positive integer", maximum)
+
+    parse.__name__ = "positive integer"
+    return parse
+
+
+def path(text: str) -> str:
+    """A file or directory name: not empty."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a path, got an empty string")
+    return text
+
+
 def pool_limit(text: str) -> tuple[str, int]:
     """``POOL=N``: a pool's name and an integer >= 0."""
     name, sep, number = text.partition("=")
     if not sep or not name:
-        raise argparse.ArgumentTypeError(f"expected POOL=N, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected POOL=N, got {_shown(text)}")
     return name, non_negative(number)

@@ -5,27 +5,37 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from refmodel.cli.args import Commands, positive
+from refmodel.cli.args import Commands, bounded, positive
 from refmodel.errors import InvalidArgument
+
+MAX_BENCH_JOBS = 10_000_000
+"""The most jobs ``bench`` runs (in all, or worlds x jobs per world): ten million jobs take about
+2 GB; a larger number is refused instead of growing memory until the machine gives out."""
 
 
 def register(commands: Commands) -> None:
     """Add the ``bench`` command."""
     bench = commands.add_parser("bench", help="run the benchmark workload")
-    bench.add_argument("--jobs", type=positive, default=100_000,
-                       help="jobs in all (default 100000)")
-    bench.add_argument("--parallelism", type=positive, default=10)
-    bench.add_argument("--trace", choices=["off", "memory", "stream"], default="off")
+    bench.add_argument("--jobs", type=bounded(MAX_BENCH_JOBS), default=100_000, metavar="N",
+                       help=f"jobs in all (default 100000, at most {MAX_BENCH_JOBS:,}: about "
+                       "200 MB a million)")
+    bench.add_argument("--parallelism", type=positive, default=10, metavar="P",
+                       help="maxParallelism of the one pool (default 10; the profile's bounds "
+                       "apply)")
+    bench.add_argument("--trace", choices=["off", "memory", "stream"], default="off",
+                       help="the trace: off (default), kept in memory, or streamed as JSON "
+                       "Lines to a null sink")
     bench.add_argument("--functions", choices=["declared", "coroutine", "both"],
                        default="declared",
                        help="the job declared as data (default), as an async def, or both")
     bench.add_argument("--compare", choices=["simpy"],
                        help="also run the workload in SimPy, in this process, and compare")
-    bench.add_argument("--worlds", type=positive,
+    bench.add_argument("--worlds", type=bounded(MAX_BENCH_JOBS), metavar="N",
                        help="small-worlds mode: this many worlds, each built, run and drained")
-    bench.add_argument("--jobs-per-world", type=positive, default=10,
+    bench.add_argument("--jobs-per-world", type=bounded(MAX_BENCH_JOBS), default=10,
+                       metavar="N",
                        help="jobs per world in small-worlds mode (default 10)")
-    bench.add_argument("--repeat", type=positive, default=1,
+    bench.add_argument("--repeat", type=bounded(100), default=1, metavar="K",
                        help="run each contender this many times, interleaved, and report the "
                        "fastest run of each (default 1)")
     bench.set_defaults(run=_bench)
@@ -44,6 +54,11 @@ def _bench(args: argparse.Namespace) -> int:
         simpy_available,
     )
 
+    if args.worlds is not None and args.worlds * args.jobs_per_world > MAX_BENCH_JOBS:
+        raise InvalidArgument(
+            f"--worlds {args.worlds} x --jobs-per-world {args.jobs_per_world} is more than "
+            f"{MAX_BENCH_JOBS:,} jobs"
+        )
     if args.compare == "simpy" and not simpy_available():
         raise InvalidArgument("--compare simpy needs SimPy, an optional extra: pip install simpy")
     functions = FUNCTIONS if args.functions == "both" else (args.functions,)

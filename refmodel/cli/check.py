@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from refmodel.cli.args import Commands, non_negative, pool_limit
+from refmodel.cli.args import Commands, non_negative, path, pool_limit
 from refmodel.constants import DEVIATIONS
 
 
@@ -15,12 +15,20 @@ def register(commands: Commands) -> None:
     check = commands.add_parser(
         "check", help="check a recorded trace (JSON Lines) against the spec's rules"
     )
-    check.add_argument("trace", metavar="TRACE.jsonl")
+    check.add_argument("trace", metavar="TRACE.jsonl", type=path,
+                       help="the trace to check; - reads standard input")
     check.add_argument("--profile", choices=["seed", "current"],
                        help="override the trace's world_started profile")
-    for flag in ("start-lag-ms", "completion-lag-ms", "eviction-slack-ms", "timeout-slack-ms",
-                 "early-start-ms"):
-        check.add_argument(f"--{flag}", type=non_negative, default=0, metavar="MS")
+    for flag, what in (
+        ("start-lag-ms", "a start may lag the instant it became possible by up to MS"),
+        ("completion-lag-ms", "an end, a cancel of waiting work or an onComplete may be "
+         "recorded up to MS late"),
+        ("eviction-slack-ms", "an eviction may come up to MS after finish + ttl (seed)"),
+        ("timeout-slack-ms", "a timeout may come up to MS after start + timeout (seed)"),
+        ("early-start-ms", "a start may come up to MS before its runAt or retryAt"),
+    ):
+        check.add_argument(f"--{flag}", type=non_negative, default=0, metavar="MS",
+                           help=f"{what} (default 0)")
     check.add_argument("--end-ms", type=non_negative, default=None, metavar="MS",
                        help="the trace holds every event up to this instant")
     check.add_argument("--max-parallelism", type=pool_limit, action="append", default=[],

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import argparse
 
-from refmodel.cli.args import Commands, positive, seconds
+from refmodel.cli.args import Commands, bounded, path, seconds, seed
 
 
 def register(commands: Commands) -> None:
     """Add the ``fill`` and ``conformance`` commands."""
     fill = commands.add_parser("fill", help="write the conformance fixtures from the model")
-    fill.add_argument("--out", default="specs/fixtures", metavar="DIR")
+    fill.add_argument("--out", default="specs/fixtures", metavar="DIR", type=path,
+                      help="where to write the fixtures and index.json (default "
+                      "specs/fixtures)")
     fill.set_defaults(run=_fill)
 
     conformance = commands.add_parser(
@@ -27,16 +29,16 @@ def register(commands: Commands) -> None:
     )
     conformance.add_argument("--adapter", required=True, metavar="COMMAND",
                              help='a program speaking the adapter protocol, or "model"')
-    conformance.add_argument("--fixtures", metavar="DIR",
+    conformance.add_argument("--fixtures", metavar="DIR", type=path,
                              help="fixtures directory (default specs/fixtures)")
-    conformance.add_argument("--explore", type=positive, metavar="N",
+    conformance.add_argument("--explore", type=bounded(1_000_000), metavar="N",
                              help="also compare N generated scenarios with the model")
-    conformance.add_argument("--out", default="conformance-failures", metavar="DIR",
+    conformance.add_argument("--out", default="conformance-failures", metavar="DIR", type=path,
                              help="where --explore writes a minimal failing scenario")
-    conformance.add_argument("--seed", type=int, default=0,
+    conformance.add_argument("--seed", type=seed, default=0, metavar="K",
                              help="the Hypothesis seed of --explore (another seed, other "
                                   "scenarios)")
-    conformance.add_argument("--witnesses", metavar="DIR",
+    conformance.add_argument("--witnesses", metavar="DIR", type=path,
                              help="where --explore writes each rule's smallest witness "
                                   "scenario, as a fixture")
     conformance.add_argument("--timeout", type=seconds, default=10.0, metavar="S",

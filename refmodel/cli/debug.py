@@ -13,17 +13,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from refmodel.cli.args import Commands
+from refmodel.cli.args import Commands, path, seed
 
 
 def register(commands: Commands) -> None:
     """Add the ``debug`` command."""
     debug = commands.add_parser("debug", help="step through a scenario in a debugger")
-    debug.add_argument("scenario", metavar="SCENARIO.json",
+    debug.add_argument("scenario", metavar="SCENARIO.json", type=path,
                        help="a scenario, or a conformance fixture (its scenario is played)")
-    debug.add_argument("--commands", metavar="FILE",
+    debug.add_argument("--commands", metavar="FILE", type=path,
                        help="run the debugger commands in FILE instead of reading them")
-    debug.add_argument("--seed", type=int, metavar="K", help="play with seed K")
+    debug.add_argument("--seed", type=seed, metavar="K", help="play with seed K")
     debug.set_defaults(run=_debug)
 
 

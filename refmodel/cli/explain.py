@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from refmodel.cli.args import Commands
+from refmodel.cli.args import Commands, seed
 from refmodel.examples import EXAMPLES
 from refmodel.workpool import lifecycle
 
@@ -21,13 +21,17 @@ from refmodel.workpool import lifecycle
 def register(commands: Commands) -> None:
     """Add the commands of this module."""
     example = commands.add_parser("example", help="play a seed example and print its timeline")
-    example.add_argument("name", nargs="?", default="emails", choices=[*EXAMPLES, "all"])
-    example.add_argument("--seed", type=int, default=0)
+    example.add_argument("name", nargs="?", default="emails", choices=[*EXAMPLES, "all"],
+                         help="the example to play (default emails; all plays every one)")
+    example.add_argument("--seed", type=seed, default=0, metavar="K",
+                         help="the worlds' RNG seed (retry jitter; default 0)")
     example.set_defaults(run=_example)
 
     trace = commands.add_parser("trace", help="print an example's trace as JSON Lines")
-    trace.add_argument("name", choices=list(EXAMPLES))
-    trace.add_argument("--seed", type=int, default=0)
+    trace.add_argument("name", choices=list(EXAMPLES),
+                       help="the example whose trace to print as JSON Lines")
+    trace.add_argument("--seed", type=seed, default=0, metavar="K",
+                       help="the world's RNG seed (retry jitter; default 0)")
     trace.set_defaults(run=_trace)
 
     profiles = commands.add_parser(

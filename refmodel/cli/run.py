@@ -15,19 +15,20 @@ import argparse
 import sys
 from collections import Counter
 
-from refmodel.cli.args import Commands, non_negative
+from refmodel.cli.args import Commands, non_negative, path, seed
 from refmodel.debugger.explain import ms
 
 
 def register(commands: Commands) -> None:
     """Add the ``run`` command."""
     run = commands.add_parser("run", help="play a scenario file and summarise what happened")
-    run.add_argument("scenario", metavar="SCENARIO.json",
+    run.add_argument("scenario", metavar="SCENARIO.json", type=path,
                      help="a scenario, or a conformance fixture (its scenario is played)")
-    run.add_argument("--trace", metavar="FILE", help="write the trace to FILE as JSON Lines")
+    run.add_argument("--trace", metavar="FILE", type=path,
+                     help="write the trace to FILE as JSON Lines")
     run.add_argument("--until", type=non_negative, metavar="T",
                      help="stop at virtual time T ms instead of when the workload is over")
-    run.add_argument("--seed", type=int, metavar="K", help="play with seed K")
+    run.add_argument("--seed", type=seed, metavar="K", help="play with seed K")
     run.set_defaults(run=_run)
 
 

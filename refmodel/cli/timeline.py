@@ -13,18 +13,21 @@ import argparse
 import os
 import sys
 
-from refmodel.cli.args import Commands, positive
+from refmodel.cli.args import Commands, bounded, path, positive
 
 
 def register(commands: Commands) -> None:
     """Add the ``timeline`` command."""
     timeline = commands.add_parser("timeline", help="draw a trace file: text, Perfetto or SVG")
-    timeline.add_argument("trace", metavar="TRACE.jsonl")
-    timeline.add_argument("--format", choices=["text", "perfetto", "svg"], default="text")
-    timeline.add_argument("-o", "--output", metavar="FILE", help="write to FILE")
+    timeline.add_argument("trace", metavar="TRACE.jsonl", type=path,
+                          help="a trace in JSON Lines")
+    timeline.add_argument("--format", choices=["text", "perfetto", "svg"], default="text",
+                          help="text (default, with a legend), perfetto (Chrome trace-event "
+                          "JSON) or svg")
+    timeline.add_argument("-o", "--output", metavar="FILE", type=path, help="write to FILE")
     timeline.add_argument("--scale", type=positive, metavar="MS",
                           help="text: ms per column (default: fit --width)")
-    timeline.add_argument("--width", type=positive, default=60, metavar="N",
+    timeline.add_argument("--width", type=bounded(10_000), default=60, metavar="N",
                           help="text: columns when --scale is not given (default 60)")
     timeline.set_defaults(run=_timeline)
 

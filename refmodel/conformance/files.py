@@ -20,6 +20,7 @@ import attrs
 from refmodel.conformance.play import enqueue_steps
 from refmodel.constants import DEVIATIONS
 from refmodel.scenario import FEATURES, ScenarioError, load
+from refmodel.values import JsonProblem, parse_json
 
 FIXTURE_VERSION = 1
 LEVELS = ("MUST", "SHOULD", "MAY")
@@ -229,11 +230,9 @@ def load_fixture(path: Path) -> Fixture:
     except OSError as error:
         raise ConformanceError(f"{path}: cannot read: {error.strerror}") from None
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ConformanceError(
-            f"{path}: invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
-        ) from None
+        data = parse_json(text)
+    except JsonProblem as problem:
+        raise ConformanceError(f"{path}: {problem}") from None
     return fixture_from_json(data, f"{path}: $")
 
 

@@ -36,6 +36,7 @@ from refmodel.debugger.explain import explain, pool_of
 from refmodel.errors import InvalidArgument, InvalidType, RefmodelError
 from refmodel.scenario import Scenario, ScenarioError, load
 from refmodel.trace import TraceEvent
+from refmodel.values import JsonProblem, parse_json
 from refmodel.workpool.options import make_options
 from refmodel.world import World
 
@@ -559,11 +560,9 @@ def scenario_from_file(path: str) -> Scenario:
     except UnicodeDecodeError:
         raise ScenarioError(f"{path}: not UTF-8 text") from None
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ScenarioError(
-            f"{path}: invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
-        ) from None
+        data = parse_json(text)
+    except JsonProblem as problem:
+        raise ScenarioError(f"{path}: {problem}") from None
     where = "scenario"
     if isinstance(data, dict) and "scenario" in data and "expect" in data:
         data, where = data["scenario"], "fixture.scenario"

@@ -32,6 +32,7 @@ from refmodel.divergence import compare, observations
 from refmodel.errors import RefmodelError, WorkEvicted
 from refmodel.timeline import render
 from refmodel.trace import KINDS, TraceEvent
+from refmodel.values import JsonProblem, parse_json
 from refmodel.world import World
 
 RULE_EVENTS: dict[str, tuple[str, ...]] = {
@@ -459,7 +460,10 @@ class Debugger(cmd.Cmd):
         if op == "cancel" and len(rest) == 1:
             return Edit(at=0, op="cancel", work_id=rest[0])
         if op == "enqueue" and len(rest) in (2, 3):
-            args: Any = json.loads(rest[2]) if len(rest) == 3 else {}
+            try:
+                args: Any = parse_json(rest[2]) if len(rest) == 3 else {}
+            except JsonProblem as problem:
+                raise DebugError(f"fork enqueue takes a JSON object of args: {problem}") from None
             if not isinstance(args, dict):
                 raise DebugError(f"fork enqueue takes a JSON object of args, got {rest[2]}")
             if self.session.recipe is not None and self.session.recipe.scenario is not None:

@@ -14,13 +14,12 @@ file (:mod:`refmodel.cli.timeline`).
 
 from __future__ import annotations
 
-import json
-
 from refmodel.errors import InvalidArgument
 from refmodel.timeline.perfetto import perfetto_json, to_perfetto
 from refmodel.timeline.svg import to_svg
 from refmodel.timeline.text import legend, render
 from refmodel.trace import TraceEvent
+from refmodel.values import JsonProblem, parse_json
 
 
 class TraceFileError(InvalidArgument):
@@ -46,9 +45,9 @@ def read_trace(path: str) -> list[TraceEvent]:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise TraceFileError(f"{path} line {number}: invalid JSON: {error.msg}") from None
+            obj = parse_json(line)
+        except JsonProblem as problem:
+            raise TraceFileError(f"{path} line {number}: {problem}") from None
         if not (
             isinstance(obj, dict)
             and type(obj.get("t")) is int
