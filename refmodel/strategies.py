@@ -36,6 +36,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from refmodel.values import short
 from refmodel.workpool.options import PROFILES, RetryBehavior
 from refmodel.workpool.profiles import BUILT_IN
 from refmodel.world import World
@@ -64,7 +65,7 @@ def pool_options(
         max_parallelism: the largest limit drawn (default: the profile's bound).
     """
     if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}: choose one of {list(PROFILES)}")
+        raise ValueError(f"unknown profile {short(profile)}: choose one of {list(PROFILES)}")
     rules = BUILT_IN[profile].options
     low = rules.min_parallelism
     bound = rules.max_parallelism
@@ -150,7 +151,7 @@ def scenarios(
     throw a NonRetryableError, an onComplete mutation, and up to ``max_steps`` steps
     (enqueues with retries and onComplete, cancels, limit changes, advances)."""
     if profile is not None and profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}: choose one of {list(PROFILES)}")
+        raise ValueError(f"unknown profile {short(profile)}: choose one of {list(PROFILES)}")
     return _scenario(profile, max_steps)
 
 
@@ -215,9 +216,9 @@ def workloads(
     work = [tuple(pair) for pair in work]  # type: ignore[misc]
     for pool, fn in work:
         if pool not in pools:
-            raise ValueError(f"work names pool {pool!r}, which is not in pools")
+            raise ValueError(f"work names pool {short(pool)}, which is not in pools")
         if fn not in functions:
-            raise ValueError(f"work names function {fn!r}, which is not in functions")
+            raise ValueError(f"work names function {short(fn)}, which is not in functions")
     if not work:
         raise ValueError("work must name at least one pool and the function it runs")
     return _workload(pools, functions, work, profile, max_bursts, max_burst, max_gap_ms)

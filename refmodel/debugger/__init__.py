@@ -29,6 +29,7 @@ from refmodel.debugger.session import (
 )
 from refmodel.errors import InvalidType
 from refmodel.scenario import Scenario, load
+from refmodel.values import short
 from refmodel.world import World
 
 
@@ -50,7 +51,7 @@ def session_for(target: Any, *, seed: int | None = None) -> Session:
         return Session(Recipe(build=target))
     raise InvalidType(
         "debug takes a World, a zero-argument function that builds one, a Scenario, a "
-        f"scenario's JSON object or the path of a scenario file; got {target!r}"
+        f"scenario's JSON object or the path of a scenario file; got {short(target)}"
     )
 
 

@@ -28,8 +28,9 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from refmodel.errors import UnknownWorkId, WorkEvicted
+from refmodel.errors import InvalidType, UnknownWorkId, WorkEvicted
 from refmodel.trace import TraceEvent
+from refmodel.values import short
 from refmodel.workpool.lifecycle import CANCELING, PENDING, RETRYING, RUNNING, State
 from refmodel.workpool.options import RetryBehavior
 from refmodel.workpool.pool import Workpool
@@ -85,12 +86,12 @@ def pool_of(world: World, work_id: Any) -> Workpool:
         UnknownWorkId: ``work_id`` is not a str naming a pool of this world.
     """
     if type(work_id) is not str or "/" not in work_id:
-        raise UnknownWorkId(f"a work id is a str like pool/1, got {work_id!r}")
+        raise InvalidType(f"a work id is a str like pool/1, got {short(work_id)}")
     name = work_id.partition("/")[0]
     pool = world.pools.get(name)
     if pool is None:
         known = ", ".join(sorted(world.pools)) or "none"
-        raise UnknownWorkId(f"{work_id!r} names no pool of this world (pools: {known})")
+        raise UnknownWorkId(f"{short(work_id)} names no pool of this world (pools: {known})")
     return pool
 
 

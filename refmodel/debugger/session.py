@@ -36,7 +36,7 @@ from refmodel.debugger.explain import explain, pool_of
 from refmodel.errors import InvalidArgument, InvalidType, RefmodelError
 from refmodel.scenario import Scenario, ScenarioError, load
 from refmodel.trace import TraceEvent
-from refmodel.values import JsonProblem, parse_json
+from refmodel.values import JsonProblem, parse_json, short
 from refmodel.workpool.options import make_options
 from refmodel.world import World
 
@@ -86,7 +86,7 @@ class Edit:
             return f"enqueue {self.pool} {self.fn} {json.dumps(dict(self.args))}"
         if self.op == "limit":
             return f"limit {self.pool} {self.value:g}"
-        return f"draw {self.value!r}"
+        return f"draw {short(self.value)}"
 
     def apply(self, world: World) -> None:
         """Make the change in ``world`` now.
@@ -188,7 +188,7 @@ class Player:
             world = recipe.build()
             if not isinstance(world, World):
                 raise InvalidType(
-                    f"the build function must return a World, it returned {world!r}"
+                    f"the build function must return a World, it returned {short(world)}"
                 )
         else:
             raise InvalidArgument("a player needs a recipe with a scenario or a build function, "
@@ -302,7 +302,7 @@ class Player:
         elif op in ("cancel", "status"):
             ref = step["ref"]
             if ref not in self._refs:
-                return f" (skipped: ref {ref!r} has no id, its enqueue was rejected)"
+                return f" (skipped: ref {short(ref)} has no id, its enqueue was rejected)"
             sent = {key: value for key, value in step.items() if key != "ref"}
             sent["id"] = self._refs[ref]
         result = self._adapter.call(sent)

@@ -32,7 +32,7 @@ from refmodel.divergence import compare, observations
 from refmodel.errors import RefmodelError, WorkEvicted
 from refmodel.timeline import render
 from refmodel.trace import KINDS, TraceEvent
-from refmodel.values import JsonProblem, parse_json
+from refmodel.values import JsonProblem, parse_json, short
 from refmodel.world import World
 
 RULE_EVENTS: dict[str, tuple[str, ...]] = {
@@ -220,7 +220,7 @@ class Debugger(cmd.Cmd):
         try:
             n = int(text)
         except ValueError:
-            raise DebugError(f"{what} takes a number of moves, got {text!r}") from None
+            raise DebugError(f"{what} takes a number of moves, got {short(text)}") from None
         if n < 1:
             raise DebugError(f"{what} takes a number of moves >= 1, got {n}")
         return n
@@ -312,20 +312,20 @@ class Debugger(cmd.Cmd):
             pool_of(world, work_id)  # Its pool must exist; the id may be issued later.
             number = work_id.partition("/")[2]
             if not (number.isdigit() and int(number) >= 1):
-                raise DebugError(f"a work id is <pool>/<n> with n >= 1, got {work_id!r}")
+                raise DebugError(f"a work id is <pool>/<n> with n >= 1, got {short(work_id)}")
             hit = _touches(work_id)
         elif kind == "event" and len(rest) == 1:
             if rest[0] not in KINDS:
-                raise DebugError(f"unknown event kind {rest[0]!r}: one of {', '.join(KINDS)}")
+                raise DebugError(f"unknown event kind {short(rest[0])}: one of {', '.join(KINDS)}")
             hit = _produces({rest[0]})
         elif kind == "pool" and len(rest) == 2 and rest[1] == "full":
             if rest[0] not in world.pools:
                 known = ", ".join(sorted(world.pools)) or "none"
-                raise DebugError(f"no pool named {rest[0]!r} (pools: {known})")
+                raise DebugError(f"no pool named {short(rest[0])} (pools: {known})")
             hit, prime = _becomes_full(rest[0])
         elif kind == "rule" and len(rest) == 1:
             if rest[0] not in RULE_EVENTS:
-                raise DebugError(f"no transition to stop at for rule {rest[0]!r}: rules with "
+                raise DebugError(f"no transition to stop at for rule {short(rest[0])}: rules with "
                                  f"one are {', '.join(sorted(RULE_EVENTS))}")
             hit = _produces(set(RULE_EVENTS[rest[0]]))
         else:
@@ -343,7 +343,7 @@ class Debugger(cmd.Cmd):
             return
         kept = [bp for bp in self.breakpoints if str(bp.number) != text]
         if len(kept) == len(self.breakpoints):
-            raise DebugError(f"no breakpoint {text!r}")
+            raise DebugError(f"no breakpoint {short(text)}")
         self.breakpoints = kept
         self.say(f"deleted breakpoint {text}")
 
@@ -455,7 +455,9 @@ class Debugger(cmd.Cmd):
             try:
                 value = int(rest[1])
             except ValueError:
-                raise DebugError(f"fork limit takes an integer limit, got {rest[1]!r}") from None
+                raise DebugError(
+                    f"fork limit takes an integer limit, got {short(rest[1])}"
+                ) from None
             return Edit(at=0, op="limit", pool=rest[0], value=value)
         if op == "cancel" and len(rest) == 1:
             return Edit(at=0, op="cancel", work_id=rest[0])
@@ -473,7 +475,9 @@ class Debugger(cmd.Cmd):
             try:
                 return Edit(at=0, op="draw", value=float(rest[0]))
             except ValueError:
-                raise DebugError(f"fork draw takes a number in [0, 1), got {rest[0]!r}") from None
+                raise DebugError(
+                    f"fork draw takes a number in [0, 1), got {short(rest[0])}"
+                ) from None
         raise DebugError(usage)
 
     # Leaving -------------------------------------------------------------------------------

@@ -85,7 +85,7 @@ class CallHandle:
         """
         if not self.done:
             raise InvalidArgument(
-                f"{self._run.fdef.ref.name!r} has not finished yet: run the world further"
+                f"{short(self._run.fdef.ref.name)} has not finished yet: run the world further"
             )
         if not self._run.ok:
             raise CallFailed(self._run.error or "")
@@ -93,7 +93,7 @@ class CallHandle:
 
     def __repr__(self) -> str:
         state = "running" if not self.done else ("ok" if self._run.ok else "failed")
-        return f"<CallHandle {self._run.fdef.ref.name!r} {state}>"
+        return f"<CallHandle {short(self._run.fdef.ref.name)} {state}>"
 
 
 class Deployment:
@@ -143,7 +143,7 @@ class Deployment:
             sink = trace
         else:
             raise InvalidType(
-                f"trace must be True, False, a callable sink or a text stream, got {trace!r}"
+                f"trace must be True, False, a callable sink or a text stream, got {short(trace)}"
             )
         self.clock = Clock(epoch)
         self.tracer = Tracer(self.clock, sink, stream)
@@ -440,9 +440,9 @@ class Deployment:
             InvalidArgument: ``value`` is not in [0, 1); nothing changed.
         """
         if type(value) not in (int, float):
-            raise InvalidType(f"a draw must be a number in [0, 1), got {value!r}")
+            raise InvalidType(f"a draw must be a number in [0, 1), got {short(value)}")
         if not 0 <= value < 1:
-            raise InvalidArgument(f"a draw must be in [0, 1), got {value!r}")
+            raise InvalidArgument(f"a draw must be in [0, 1), got {short(value)}")
         self._next_draw = float(value)
 
     def draw(self, purpose: str) -> float:

@@ -132,13 +132,15 @@ class Registry:
                 negative. Nothing is registered.
         """
         if not callable(handler):
-            raise InvalidType(f"{article(kind.value)} handler must be callable, got {handler!r}")
+            raise InvalidType(
+                f"{article(kind.value)} handler must be callable, got {short(handler)}"
+            )
         fn_name = self._new_name(handler.__name__ if name is None else name)
         is_async = inspect.iscoroutinefunction(handler)
         if kind is FunctionKind.ACTION and not is_async:
-            raise InvalidType(f"action {fn_name!r} must be an 'async def' function")
+            raise InvalidType(f"action {short(fn_name)} must be an 'async def' function")
         if kind is not FunctionKind.ACTION and is_async:
-            raise InvalidType(f"{kind.value} {fn_name!r} must be a plain 'def' function")
+            raise InvalidType(f"{kind.value} {short(fn_name)} must be a plain 'def' function")
         duration = check_time(duration_ms, "duration_ms")
         if kind is not FunctionKind.MUTATION and duration:
             raise InvalidArgument(
@@ -230,7 +232,7 @@ def check_ending(ending: Any, where: str) -> Ending:
         raise InvalidType(f"{where} must be an Ending, got {short(ending)}")
     if ending.kind not in _ENDING_KINDS:
         raise InvalidArgument(
-            f"{where}: kind must be one of {', '.join(_ENDING_KINDS)}, got {ending.kind!r}"
+            f"{where}: kind must be one of {', '.join(_ENDING_KINDS)}, got {short(ending.kind)}"
         )
     if ending.kind == "throws" and type(ending.value) is not str:
         raise InvalidType(f"{where}: the message of a throws ending must be a str")

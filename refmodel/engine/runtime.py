@@ -505,7 +505,7 @@ class Runtime:
                 tracer.emit("conflict", None, None, {"fn": run.fdef.ref.name, "doc": clash})
             self._discard(run)
             message = (
-                f"OCC conflict: {clash!r}, read by mutation {run.fdef.ref.name!r}, was "
+                f"OCC conflict: {short(clash)}, read by mutation {short(run.fdef.ref.name)}, was "
                 "written by another commit while it ran"
             )
             self._finish(run, False, None, error_message(ConflictError(message)))
@@ -643,7 +643,7 @@ class ActionCtx(_SchedulingCtx):
         return Call(fdef, check_args({} if args is None else args))
 
     def __repr__(self) -> str:
-        return f"ActionCtx({self._run.fdef.ref.name!r})"
+        return f"ActionCtx({short(self._run.fdef.ref.name)})"
 
 
 class MutationCtx(_SchedulingCtx):
@@ -665,7 +665,7 @@ class MutationCtx(_SchedulingCtx):
         run.effects.append((apply, abort))
 
     def __repr__(self) -> str:
-        return f"MutationCtx({self._run.fdef.ref.name!r})"
+        return f"MutationCtx({short(self._run.fdef.ref.name)})"
 
 
 class QueryCtx(_BaseCtx):

@@ -123,7 +123,7 @@ class Scheduler:
         fdef = self._runtime.registry.resolve(fn)
         if fdef.ref.kind is FunctionKind.QUERY:
             raise InvalidArgument(
-                f"{fdef.ref.name!r} is a query: the scheduler runs actions and mutations only"
+                f"{short(fdef.ref.name)} is a query: the scheduler runs actions and mutations only"
             )
         stored = check_args({} if args is None else args)
         codes = self._codes
@@ -223,11 +223,11 @@ class Scheduler:
         code = self._codes[n - 1]
         if code == _ABORTED:
             raise UnknownScheduledId(
-                f"{scheduled_id!r} was scheduled by a mutation that did not commit"
+                f"{short(scheduled_id)} was scheduled by a mutation that did not commit"
             )
         if code == _UNCOMMITTED:
             raise UnknownScheduledId(
-                f"{scheduled_id!r} is scheduled by a mutation that has not committed yet"
+                f"{short(scheduled_id)} is scheduled by a mutation that has not committed yet"
             )
         return n
 

@@ -18,7 +18,7 @@ import copy
 from typing import Any
 
 from refmodel.errors import InvalidArgument, InvalidType
-from refmodel.values import check_name, copy_json
+from refmodel.values import check_name, copy_json, short
 
 Doc = dict[str, Any]
 
@@ -58,7 +58,9 @@ class Store:
 
 def _table_of(doc_id: Any) -> str:
     if type(doc_id) is not str or ":" not in doc_id:
-        raise InvalidArgument(f"not a document id: {doc_id!r} (document ids read '<table>:<n>')")
+        raise InvalidArgument(
+            f"not a document id: {short(doc_id)} (document ids read '<table>:<n>')"
+        )
     return doc_id.split(":", 1)[0]
 
 
@@ -139,7 +141,7 @@ class Transaction:
     def _existing(self, doc_id: str, verb: str) -> Doc:
         doc = self.get(doc_id)
         if doc is None:
-            raise InvalidArgument(f"cannot {verb} {doc_id!r}: no such document")
+            raise InvalidArgument(f"cannot {verb} {short(doc_id)}: no such document")
         return doc
 
     def _check_writable(self, verb: str) -> None:

@@ -25,7 +25,7 @@ from refmodel.engine.clock import Clock
 from refmodel.engine.functions import FunctionDef, FunctionKind, Registry
 from refmodel.engine.runtime import ClientCtx, Ctx, check_ctx
 from refmodel.errors import InvalidArgument
-from refmodel.values import check_time, copy_json
+from refmodel.values import check_time, copy_json, short
 from refmodel.workpool.items import FUNCTION_KIND, WorkKind, WorkSpec, pack_args
 from refmodel.workpool.options import RetryBehavior, as_retry_behavior
 
@@ -185,8 +185,8 @@ class Planner:
         stored_context = None if context is None else copy_json(context, "context")
         if run_at is not None and run_after is not None:
             raise InvalidArgument(
-                f"give run_at or run_after, not both (got run_at={run_at!r}, "
-                f"run_after={run_after!r})"
+                f"give run_at or run_after, not both (got run_at={short(run_at)}, "
+                f"run_after={short(run_after)})"
             )
         requested = None
         if run_at is not None:

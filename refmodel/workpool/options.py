@@ -44,7 +44,7 @@ from refmodel.constants import (
     retry_delay_ms,
 )
 from refmodel.errors import InvalidArgument, InvalidType
-from refmodel.values import check_int, check_positive_ms
+from refmodel.values import check_int, check_positive_ms, short
 
 PROFILES = ("seed", "current")
 """The names of the built-in semantics profiles; ``seed`` is the default."""
@@ -143,23 +143,24 @@ class RetryBehavior:
         check_int(value, "max_attempts")
         if value < 1:
             raise InvalidArgument(
-                f"max_attempts must be >= 1 (attempts in all, the first included), got {value}"
+                "max_attempts must be >= 1 (attempts in all, the first included), got "
+                f"{short(value)}"
             )
 
     @initial_backoff_ms.validator
     def _check_backoff(self, _: Any, value: Any) -> None:
         check_int(value, "initial_backoff_ms")
         if value < 0:
-            raise InvalidArgument(f"initial_backoff_ms must be >= 0, got {value}")
+            raise InvalidArgument(f"initial_backoff_ms must be >= 0, got {short(value)}")
 
     @base.validator
     def _check_base(self, _: Any, value: Any) -> None:
         if type(value) not in (int, float):
             raise InvalidType(
-                f"base must be a number (int or float), got {value!r} ({type(value).__name__})"
+                f"base must be a number (int or float), got {short(value)} ({type(value).__name__})"
             )
         if not math.isfinite(value) or value <= 0:
-            raise InvalidArgument(f"base must be a finite number > 0, got {value!r}")
+            raise InvalidArgument(f"base must be a finite number > 0, got {short(value)}")
 
     def backoff_ms(self, retry: int) -> float:
         """The nominal wait before retry number ``retry`` (1 for the first retry); ``inf``
@@ -193,12 +194,12 @@ def as_retry_behavior(value: Any, where: str) -> RetryBehavior:
         unknown = sorted(set(value) - {"max_attempts", "initial_backoff_ms", "base"})
         if unknown:
             raise InvalidArgument(
-                f"{where}: unknown field {unknown[0]!r}; allowed are max_attempts, "
+                f"{where}: unknown field {short(unknown[0])}; allowed are max_attempts, "
                 "initial_backoff_ms, base"
             )
         return RetryBehavior(**dict(value))
     raise InvalidType(
-        f"{where} must be a RetryBehavior or a dict of its fields, got {value!r} "
+        f"{where} must be a RetryBehavior or a dict of its fields, got {short(value)} "
         f"({type(value).__name__})"
     )
 
@@ -255,9 +256,9 @@ def _check_parallelism(rules: OptionRules, value: Any) -> tuple[int, list[str]]:
     low = rules.min_parallelism
     high = rules.max_parallelism
     if number < low:
-        raise InvalidArgument(f"max_parallelism must be >= {low}, got {number}")
+        raise InvalidArgument(f"max_parallelism must be >= {low}, got {short(number)}")
     if number > high:
-        raise InvalidArgument(f"max_parallelism must be <= {high}, got {number}")
+        raise InvalidArgument(f"max_parallelism must be <= {high}, got {short(number)}")
     warnings = []
     above = rules.warn_parallelism_above
     if above is not None and number > above:
@@ -272,7 +273,8 @@ def _check_log_level(rules: OptionRules, profile: str, value: Any) -> str:
     levels = rules.log_levels
     if value not in levels or type(value) is not str:
         raise InvalidArgument(
-            f"log_level must be one of {', '.join(levels)} in the {profile} profile, got {value!r}"
+            f"log_level must be one of {', '.join(levels)} in the {profile} profile, got "
+            f"{short(value)}"
         )
     result: str = value
     return result
@@ -313,7 +315,7 @@ def make_options(
     retry_default = options.get("retry_actions_by_default", False)
     if type(retry_default) is not bool:
         raise InvalidType(
-            f"retry_actions_by_default must be a bool, got {retry_default!r} "
+            f"retry_actions_by_default must be a bool, got {short(retry_default)} "
             f"({type(retry_default).__name__})"
         )
     behavior = as_retry_behavior(

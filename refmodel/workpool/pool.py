@@ -44,7 +44,7 @@ from refmodel.engine.runtime import (
 )
 from refmodel.engine.startqueue import StartQueue
 from refmodel.errors import InvalidArgument, WorkEvicted
-from refmodel.values import article, check_int, check_time, fresh
+from refmodel.values import article, check_int, check_time, fresh, short
 from refmodel.workpool.cancel import Cancels
 from refmodel.workpool.completion import OnCompleteCalls
 from refmodel.workpool.enqueue import Planner
@@ -280,7 +280,7 @@ class Workpool:
         plan = self._planner.plan(ctx, fn, args, WorkKind.UNKNOWN, None, None, None, run_at, None)
         if plan.spec.fdef.ref.kind is FunctionKind.QUERY:
             raise InvalidArgument(
-                f"{plan.spec.fdef.ref.name!r} is a query: a scheduler runs actions and "
+                f"{short(plan.spec.fdef.ref.name)} is a query: a scheduler runs actions and "
                 "mutations only"
             )
         return self._issue(ctx, plan.spec, plan.payload, plan.run_at)
@@ -299,7 +299,7 @@ class Workpool:
         unknown = sorted(set(options) - allowed)
         if unknown:
             raise InvalidArgument(
-                f"unknown option {unknown[0]!r} for {article(kind.value)} batch: allowed are "
+                f"unknown option {short(unknown[0])} for {article(kind.value)} batch: allowed are "
                 f"{sorted(allowed)}"
             )
         if isinstance(args_list, str | bytes | dict) or not isinstance(args_list, Sequence):
@@ -605,7 +605,7 @@ class Workpool:
         """
         check_ctx(ctx, "cancel_all")
         if limit is not None and check_int(limit, "limit") < 1:
-            raise InvalidArgument(f"limit must be >= 1, got {limit}")
+            raise InvalidArgument(f"limit must be >= 1, got {short(limit)}")
         if type(ctx) is MutationCtx:
             ctx.defer(self._cancels.cancel_all, lambda: None)
         else:

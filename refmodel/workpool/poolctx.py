@@ -108,7 +108,8 @@ class PoolScheduler:
             kind = pool.kind_of(work_id)
         except UnknownWorkId as unknown:
             raise ForeignWorkId(
-                f"{short(work_id)} was not issued by the scheduler of pool {pool.name!r}: {unknown}"
+                f"{short(work_id)} was not issued by the scheduler of pool {pool.name!r}: "
+                f"{unknown}"
             ) from None
         if kind is not WorkKind.UNKNOWN:
             raise ForeignWorkId(

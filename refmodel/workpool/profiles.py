@@ -111,5 +111,5 @@ def as_profile(value: Any) -> Profile:
         )
     found = BUILT_IN.get(value)
     if found is None:
-        raise InvalidArgument(f"unknown profile {value!r}: choose one of {list(PROFILES)}")
+        raise InvalidArgument(f"unknown profile {short(value)}: choose one of {list(PROFILES)}")
     return found

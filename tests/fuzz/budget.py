@@ -16,8 +16,8 @@ from typing import Any
 
 from hypothesis import HealthCheck, settings
 
-FUZZ_EXAMPLES = int(os.environ.get("REFMODEL_FUZZ_EXAMPLES", "150"))
-"""Examples per fuzz test: 150 in CI, set by ``tox -e fuzz`` for the long run."""
+FUZZ_EXAMPLES = int(os.environ.get("REFMODEL_FUZZ_EXAMPLES", "300"))
+"""Examples per fuzz test: 300 in CI, set by ``tox -e fuzz`` for the long run."""
 
 OUTCOMES = ("typed_rejection", "accepted", "untyped_exception")
 
