@@ -35,6 +35,7 @@ import attrs
 from refmodel.errors import InvalidArgument
 from refmodel.schema import validator
 from refmodel.values import JsonProblem, parse_json, short
+from refmodel.workpool.profiles import BUILT_IN, SEED
 
 __refmodel_user_code__ = True  # The declared functions run here are user code (EXE-4).
 
@@ -102,7 +103,8 @@ def required_features(data: Mapping[str, Any]) -> list[str]:
     """The features a scenario's pools, functions and steps use."""
     profile = data.get("profile", "seed")
     # What a fixture expects depends on the profile's status view even without status steps.
-    needed: set[str] = {"seed-api" if profile == "seed" else "current-api"}
+    api = BUILT_IN.get(profile, SEED).status.api_feature
+    needed: set[str] = {api}
     for pool in data.get("pools", {}).values():
         if "ttl" in pool:
             needed.add("ttl")
@@ -140,7 +142,7 @@ def required_features(data: Mapping[str, Any]) -> list[str]:
         elif op == "configure":
             needed.add("configure")
         elif op == "status":
-            needed.add("seed-api" if profile == "seed" else "current-api")
+            needed.add(api)
     return sorted(needed)
 
 

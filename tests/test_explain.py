@@ -13,6 +13,7 @@ import pytest
 
 from refmodel import (
     ActionCtx,
+    InvalidType,
     MutationCtx,
     NonRetryableError,
     RetryBehavior,
@@ -255,12 +256,12 @@ def test_explain_rejects_ids_it_cannot_know_and_changes_nothing() -> None:
     world = scrapes()
     enqueue(world)
     before = world.trace_jsonl()
-    for bad, message in (
-        ("nopool/1", "names no pool of this world"),
-        ("scrapes/9", "has issued ids up to scrapes/1"),
-        (7, "a work id is a str"),
+    for bad, error, message in (
+        ("nopool/1", UnknownWorkId, "names no pool of this world"),
+        ("scrapes/9", UnknownWorkId, "has issued ids up to scrapes/1"),
+        (7, InvalidType, "a work id is a str"),
     ):
-        with pytest.raises(UnknownWorkId, match=message):
+        with pytest.raises(error, match=message):
             world.explain(bad)  # type: ignore[arg-type]
     assert world.trace_jsonl() == before
 

@@ -29,6 +29,7 @@ from refmodel.constants import JITTER_HIGH, JITTER_LOW, retry_delay_window
 from refmodel.trace import TRACE_VERSION
 from refmodel.workpool.lifecycle import ACTIVE, TERMINAL, TRANSITIONS, Lifecycle, State
 from refmodel.workpool.options import PROFILES
+from refmodel.workpool.profiles import as_profile
 
 PENDING = State.PENDING
 RUNNING = State.RUNNING
@@ -102,7 +103,7 @@ class Checker:
     def __init__(self, options: CheckOptions | None = None) -> None:
         self.options = options or CheckOptions()
         self.profile = self.options.profile or "seed"
-        self._seed = self.profile == "seed"
+        self._seed = as_profile(self.profile).status.shows_results
         self._table = _table(self.profile)
         self._items: dict[str, Item] = {}
         self._gone: dict[str, int] = {}  # Forgotten ids -> the seq of their on_complete, or 0.
@@ -276,7 +277,7 @@ class Checker:
         profile = data.get("profile")
         if self.options.profile is None and profile in PROFILES:
             self.profile = str(profile)
-            self._seed = self.profile == "seed"
+            self._seed = as_profile(self.profile).status.shows_results
             self._table = _table(self.profile)
 
     def _pool(self, name: str) -> Pool:

@@ -46,6 +46,7 @@ from refmodel.constants import (
     retry_delay_window,
 )
 from refmodel.scenario import load, required_features
+from refmodel.workpool.profiles import as_profile
 
 STABILITY_SEEDS = (1, 2, 3, 4)
 """Seeds other than the scenario's with which the model must pass every fixture it fills."""
@@ -245,7 +246,7 @@ def expectations(recording: Recording) -> dict[str, Any]:
         ):
             k = len(attempts)
             began = started_at.pop(ref)
-            if kind == "canceled" and profile == "seed":
+            if kind == "canceled" and as_profile(profile).cancel_stops_running:
                 end = _window({"at": t}, "completionLagMs", t)
             else:
                 slack = "timeoutSlackMs" if kind == "timed_out" else "completionLagMs"

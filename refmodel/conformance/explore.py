@@ -24,6 +24,7 @@ from refmodel.conformance.verdicts import (
     latency_of,
     trace_divergences,
 )
+from refmodel.workpool.profiles import as_profile
 
 
 @attrs.frozen(kw_only=True)
@@ -95,6 +96,7 @@ def scenario_strategy(features: Iterable[str]) -> Any:
     @st.composite
     def build(draw: Any) -> dict[str, Any]:
         profile = draw(st.sampled_from(profiles))
+        rules = as_profile(profile).options
         # Most durations come from a palette of one or two, so that items often end at one
         # instant (where slots, results and callbacks must still be told apart).
         palette = draw(palettes)
@@ -103,11 +105,11 @@ def scenario_strategy(features: Iterable[str]) -> Any:
         pools: dict[str, dict[str, Any]] = {}
         for i in range(draw(st.integers(1, 2))):
             options: dict[str, Any] = {"maxParallelism": draw(st.sampled_from([1, 1, 2, 3]))}
-            if profile == "seed" and "timeouts" in declared and draw(st.booleans()):
+            if rules.timeouts and "timeouts" in declared and draw(st.booleans()):
                 options["actionTimeoutMs"] = draw(st.integers(1, 40))
                 if "mutations" in declared and draw(st.booleans()):
                     options["mutationTimeoutMs"] = draw(st.integers(1, 40))
-            if profile == "seed" and "ttl" in declared and draw(st.booleans()):
+            if rules.keeps_results and "ttl" in declared and draw(st.booleans()):
                 # Short enough that evictions happen while the scenario is still observed.
                 options["ttl"] = draw(st.one_of(st.sampled_from([1, 10]), st.integers(1, 40)))
             if "retries" in declared and draw(st.booleans()):
@@ -164,7 +166,7 @@ def scenario_strategy(features: Iterable[str]) -> Any:
                     step["limit"] = draw(st.integers(1, 2))
                 steps.append(step)
             elif op == "configure":
-                limits = [0, 0, 1, 2, 3] if profile == "current" else [1, 2, 3]  # 0: a pause.
+                limits = [0, 0, 1, 2, 3] if rules.min_parallelism == 0 else [1, 2, 3]  # 0: pause.
                 steps.append({"op": op, "pool": pool,
                               "maxParallelism": draw(st.sampled_from(limits))})
             else:

@@ -20,7 +20,8 @@ from refmodel.adapter import AdapterError
 from refmodel.checker import CheckOptions, TraceUnreadable, check
 from refmodel.conformance.files import LATENCIES, ConformanceError, Fixture
 from refmodel.conformance.play import Recording, enqueue_steps, observe
-from refmodel.constants import DEVIATIONS, RUN_AT_FALLBACK_MS, RUN_AT_TOO_FAR_MS
+from refmodel.constants import DEVIATIONS
+from refmodel.workpool.profiles import as_profile
 
 
 @attrs.frozen(kw_only=True)
@@ -214,7 +215,7 @@ def _call_rules(step: Mapping[str, Any], scenario: Mapping[str, Any], profile: s
         if issuer != step["pool"]:
             return ["STS-4"] if op == "status" else ["CAN-5"]
         if op == "status":
-            return ["STS-1" if profile == "seed" else "STS-5"]
+            return [as_profile(profile).status.status_rule]
         return ["CAN-1"]
     return {"cancelAll": ["CAN-7"], "configure": ["CFG-5"]}.get(op, ["ERR-1"])
 
@@ -233,8 +234,7 @@ def _fifo_keys(recording: Recording) -> dict[str, tuple[int, int]]:
             eligible = max(t, options["runAt"])
         elif isinstance(options.get("runAfter"), int):
             eligible = t + max(0, options["runAfter"])
-        if profile == "current" and eligible > t + RUN_AT_TOO_FAR_MS:  # ENQ-6's bound.
-            eligible = t + RUN_AT_FALLBACK_MS
+        eligible = as_profile(profile).eligibility.eligible_at(eligible, t)[0]  # ENQ-6.
         for ref in [step["ref"]] if step["op"] == "enqueue" else step["refs"]:
             keys[ref] = (eligible, len(keys))
     return keys
@@ -311,7 +311,7 @@ def _outcome_rules(
         if not expected["attempts"]:
             rules.append("CAN-1")
         else:
-            rules.append("CAN-2" if profile == "seed" else "CAN-6")
+            rules.append(as_profile(profile).cancel_rule)
         if any(step["op"] == "cancelAll" for step in scenario["steps"]):
             rules.append("CAN-7")
     if "timed_out" in kinds:
@@ -593,7 +593,7 @@ def _project(events: Sequence[tuple[int, str, Mapping[str, Any]]], profile: str)
             state, value = "done", {"kind": "error", "error": "Timeout"}
         elif kind == "evicted":
             state, value = "done", {"kind": "evicted"}
-    if profile == "seed":
+    if as_profile(profile).status.shows_results:
         if state == "done":
             return value
         return {"kind": "inProgress" if state == "running" else "pending"}

@@ -63,6 +63,14 @@ class Profile:
     retries: RetryPolicy = attrs.field(default=STANDARD_RETRIES, repr=False)
     slots: SlotPolicy = attrs.field(default=OWN_SLOTS, repr=False)
     completion: CompletionPolicy = attrs.field(default=EVERY_RESULT, repr=False)
+    cancel_stops_running: bool = attrs.field(default=True, repr=False)
+    """Whether a cancel of running work ends it at once (CAN-2) rather than letting it finish
+    (CAN-6); the lifecycle table's rows say the same, this says it to the conformance kit."""
+
+    @property
+    def cancel_rule(self) -> str:
+        """The rule a cancel of running work is judged by: ``"CAN-2"`` or ``"CAN-6"``."""
+        return "CAN-2" if self.cancel_stops_running else "CAN-6"
 
     def evolve(self, **changes: Any) -> Profile:
         """A copy with ``changes`` (a new ``name`` is expected: traces show it)."""
@@ -87,6 +95,7 @@ CURRENT = Profile(
     options=CURRENT_OPTIONS,
     status=CURRENT_VIEW,
     eligibility=CURRENT_ELIGIBILITY,
+    cancel_stops_running=False,
 )
 """``max_parallelism`` 0..200 (default 10, 0 pauses), no timeouts, no retained results, a
 status of pending / running / finished, and a cancel that lets running work finish."""

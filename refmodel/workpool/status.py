@@ -105,6 +105,21 @@ class StatusView(Protocol):
     """
 
     @property
+    def api_feature(self) -> str:
+        """The adapter feature that names this status API (``"seed-api"``, CNF-2)."""
+        ...
+
+    @property
+    def status_rule(self) -> str:
+        """The rule a status read is judged by (``"STS-1"`` or ``"STS-5"``)."""
+        ...
+
+    @property
+    def shows_results(self) -> bool:
+        """Whether a status shows a finished item's result or error (until evicted)."""
+        ...
+
+    @property
     def forgotten_state(self) -> str:
         """What a cancel of an item the pool no longer holds reports in its
         ``cancel_ignored`` event (``"evicted"``, ``"finished"``)."""
@@ -121,6 +136,9 @@ class SeedView:
     """The seed API's view: results are shown until evicted (STS-1 to STS-3)."""
 
     forgotten_state: str = "evicted"
+    api_feature: str = "seed-api"
+    status_rule: str = "STS-1"
+    shows_results: bool = True
 
     def of(self, state: State | None, attempts: int, outcome: Any) -> SeedStatus | CurrentStatus:
         """The seed status; ``evicted`` once the item is no longer held."""
@@ -132,6 +150,9 @@ class CurrentView:
     """The current API's view: pending / running with previous attempts / finished (STS-5)."""
 
     forgotten_state: str = "finished"
+    api_feature: str = "current-api"
+    status_rule: str = "STS-5"
+    shows_results: bool = False
 
     def of(self, state: State | None, attempts: int, outcome: Any) -> SeedStatus | CurrentStatus:
         """The current status; ``finished`` once terminal or no longer held."""

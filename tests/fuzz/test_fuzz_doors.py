@@ -27,7 +27,8 @@ from refmodel.checker import check
 from refmodel.checker.reader import TraceUnreadable
 from refmodel.cli import main
 from refmodel.engine.runtime import ActionCtx
-from refmodel.errors import ReentrantCall, RefmodelError
+from refmodel.errors import ReentrantCall, RefmodelError, StepLimitExceeded
+from refmodel.values import short
 from tests.fuzz.budget import fuzz_settings, tally
 from tests.schema_strategies import ANY_JSON
 from tests.spec import checks
@@ -117,9 +118,12 @@ def test_the_python_api_raises_only_typed_errors_and_a_refusal_changes_nothing(
         before = _snapshot(world)
         try:
             api[name](a, b)
+        except StepLimitExceeded:  # Not a refusal: the events before the limit ran (CLK-4).
+            tally("python-api", "accepted")
+            continue
         except RefmodelError:
             tally("python-api", "typed_rejection")
-            assert _snapshot(world) == before, f"{name}({a!r}, {b!r}) changed the world"
+            assert _snapshot(world) == before, f"{name}({short(a)}, {short(b)}) changed it"
             continue
         except Exception:
             tally("python-api", "untyped_exception")
@@ -288,7 +292,8 @@ def test_the_adapter_program_answers_every_line_and_keeps_serving(
 
 ARGV_WORDS = st.sampled_from([
     "example", "trace", "check", "fill", "conformance", "run", "debug", "timeline", "bench",
-    "profiles", "lifecycle", "--seed", "--jobs", "--out", "--adapter", "--fixtures",
+    # Not "profiles": it runs a Hypothesis search, which cannot nest in a test.
+    "lifecycle", "--seed", "--jobs", "--out", "--adapter", "--fixtures",
     "--explore", "--until", "--trace", "--width", "--format", "--timeout", "--start-lag-ms",
     "--deviation", "--profile", "counter", "ctx", "nope", "-", "", "0", "1", "-1", "2.5",
     "nan", "9" * 25, "x.json", "trace.jsonl", "scenario.json", "svg", "'x", "model", "\x00",
