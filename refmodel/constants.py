@@ -98,6 +98,11 @@ DEVIATIONS: dict[str, str] = {
     "ENQ-5/retry-on-mutation-ignored": "a retry option on a mutation or query enqueue (or "
     "batch) is accepted and ignored instead of refused (the current component forbids it only "
     "in its TypeScript types)",
+    "RTY-2/retry-drawn-by-loop": "the retry delay is drawn when the component's loop handles "
+    "the failure, up to completionLagMs after it, so retryAt is that instant + delayMs rather "
+    "than the failure + delayMs (and no delay is drawn when a cancel is handled first)",
+    "ONC-3/non-retryable-error-data": "the onComplete result of work a NonRetryableError ended "
+    'carries an extra errorData field ({"__convexWorkpoolNonRetryable": true, "message": ...})',
 }
 """The documented deviations of spec section 7 an implementation may declare, by name
 (``<rule>/<what>``): each admits one behaviour its rule otherwise forbids. The model declares

@@ -612,7 +612,12 @@ class Checker:
                             item.enqueued_seq, seq)
         delay = _number(data.get("delayMs"))
         retry_at = _number(data.get("retryAt"))
-        if delay is not None and retry_at is not None and abs(retry_at - (t + delay)) >= 1:
+        drawn_late = retry_at - (t + delay) if delay is not None and retry_at is not None else 0
+        # A declared deviation: the component's loop draws the delay later.
+        if retry_at is not None and abs(drawn_late) >= 1 and not (
+            "RTY-2/retry-drawn-by-loop" in self.options.deviations
+            and 0 <= drawn_late <= self.options.completion_lag_ms + 1
+        ):
             self._violation("RTY-2", f"{item.id}: retryAt {_ms(retry_at)} is not the retrying "
                                      f"instant {t} ms + delayMs {delay!r}", seq)
         bounds = None

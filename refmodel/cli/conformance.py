@@ -28,7 +28,12 @@ def register(commands: Commands) -> None:
         "conformance", help="check an implementation against the fixtures through an adapter"
     )
     conformance.add_argument("--adapter", required=True, metavar="COMMAND",
-                             help='a program speaking the adapter protocol, or "model"')
+                             help='a program speaking the adapter protocol, "model" (the '
+                             'model in process) or "convex" (the published '
+                             '@convex-dev/workpool through adapters/convex)')
+    conformance.add_argument("--report", metavar="FILE.md", type=path,
+                             help="also write a Markdown report: every declared deviation "
+                             "with its rule and evidence, and every fixture's outcome")
     conformance.add_argument("--fixtures", metavar="DIR", type=path,
                              help="fixtures directory (default specs/fixtures)")
     conformance.add_argument("--explore", type=bounded(1_000_000), metavar="N",
@@ -56,4 +61,5 @@ def _conformance(args: argparse.Namespace) -> int:
     from refmodel.conformance import conformance_command
 
     return conformance_command(args.adapter, args.fixtures, args.explore, args.out,
-                               args.timeout, seed=args.seed, witnesses=args.witnesses)
+                               args.timeout, seed=args.seed, witnesses=args.witnesses,
+                               report=args.report)

@@ -36,6 +36,7 @@ def conformance_command(
     *,
     seed: int = 0,
     witnesses: str | None = None,
+    report: str | None = None,
 ) -> int:
     """``python -m refmodel conformance``: 0 if no MUST fixture fails and exploring found no
     divergence, else 1.
@@ -53,9 +54,12 @@ def conformance_command(
     status = 0
     try:
         if fixtures:
-            report = run_conformance(adapter, fixtures)
-            print(report.text(), end="")
-            status = 0 if report.ok else 1
+            played = run_conformance(adapter, fixtures)
+            print(played.text(), end="")
+            status = 0 if played.ok else 1
+            if report is not None:
+                Path(report).write_text(played.markdown(), encoding="utf-8")
+                print(f"report written to {report}")
         if examples is not None:
             coverage = Coverage()
             from refmodel.progress import progress

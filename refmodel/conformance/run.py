@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shlex
+import shutil
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -17,6 +20,7 @@ from refmodel.conformance.verdicts import (
     latency_of,
     verdict_of,
 )
+from refmodel.constants import DEVIATIONS
 
 
 @attrs.frozen(kw_only=True)
@@ -27,6 +31,8 @@ class Report:
     features: tuple[str, ...]
     latency: Mapping[str, int]
     verdicts: tuple[Verdict, ...]
+    deviations: tuple[str, ...] = ()
+    """The documented deviations the adapter declared in its handshake."""
 
     @property
     def ok(self) -> bool:
@@ -61,16 +67,57 @@ class Report:
             rules = ",".join(x.rule for x in self.verdicts if x.fixture == v.fixture)
             tag = "FAIL" if v.outcome == "fail" else "SKIP"
             lines.append(f"{tag} {v.fixture} [{v.level}] {rules}: {v.detail}")
-        fixtures = {v.fixture: v for v in self.verdicts}
+        lines.append(self.summary())
+        return "\n".join(lines) + "\n"
+
+    def summary(self) -> str:
+        """``"N fixtures: P passed, F failed (M MUST), S skipped"``."""
+        fixtures = {v.fixture for v in self.verdicts}
         failed = {v.fixture for v in self.verdicts if v.outcome == "fail"}
         must = {v.fixture for v in self.verdicts if v.outcome == "fail" and v.level == "MUST"}
-        skipped = {v.fixture for v in self.verdicts if v.outcome == "skipped"}
+        skipped = {v.fixture for v in self.verdicts if v.outcome == "skipped"} - failed
         passed = len(fixtures) - len(failed) - len(skipped)
-        lines.append(
-            f"{len(fixtures)} fixtures: {passed} passed, {len(failed)} failed "
-            f"({len(must)} MUST), {len(skipped)} skipped"
-        )
-        return "\n".join(lines) + "\n"
+        return (f"{len(fixtures)} fixtures: {passed} passed, {len(failed)} failed "
+                f"({len(must)} MUST), {len(skipped)} skipped")
+
+    def markdown(self) -> str:
+        """The report as Markdown (``conformance --report FILE.md``): the adapter, every
+        documented deviation it declares with its rule, its text and the fixtures that show
+        it (the evidence), then every fixture's outcome."""
+        shown = ", ".join(f"`{k}` {v}" for k, v in self.latency.items() if v) or "all 0"
+        out = [f"# Conformance of {self.adapter}", "", self.summary() + ".", "",
+               f"- features: {', '.join(f'`{f}`' for f in self.features) or '(none)'}",
+               f"- latency bounds (ms): {shown}", "", "## Deviations", ""]
+        if not self.deviations:
+            out.append("The adapter declares no documented deviation.")
+        else:
+            out += ["| rule | deviation | what the spec admits | evidence |",
+                    "| --- | --- | --- | --- |"]
+            for name in self.deviations:
+                rule = name.split("/", 1)[0]
+                seen = sorted({v.fixture for v in self.verdicts if v.deviation == name})
+                evidence = "; ".join(
+                    f"`{f}`: {_cell(next(v.detail for v in self.verdicts if v.fixture == f))}"
+                    for f in seen) or "declared, not observed in these fixtures"
+                out.append(f"| {rule} | `{name}` | {_cell(DEVIATIONS[name])} | {evidence} |")
+        out += ["", "## Fixtures", "", "| fixture | level | rules | outcome | detail |",
+                "| --- | --- | --- | --- | --- |"]
+        for fixture in dict.fromkeys(v.fixture for v in self.verdicts):
+            mine = [v for v in self.verdicts if v.fixture == fixture]
+            outcome = ("fail" if any(v.outcome == "fail" for v in mine)
+                       else mine[0].outcome)
+            if outcome == "pass" and mine[0].deviation:
+                outcome = f"pass (deviation `{mine[0].deviation}`)"
+            detail = next((v.detail for v in mine if v.outcome != "pass"), "")
+            rules = ", ".join(sorted({v.rule for v in mine}, key=_rule_key))
+            out.append(f"| `{fixture}` | {mine[0].level} | {rules} | {outcome} | "
+                       f"{_cell(detail)} |")
+        return "\n".join(out) + "\n"
+
+
+def _cell(text: str) -> str:
+    """``text`` fit for one Markdown table cell."""
+    return " ".join(text.split()).replace("|", "\\|")[:300]
 
 
 def _rule_key(rule: str) -> tuple[str, int]:
@@ -121,17 +168,48 @@ def run_conformance(adapter: Adapter, fixtures: Sequence[Fixture]) -> Report:
         features=tuple(sorted(declared)),
         latency=latency_of(handshake),
         verdicts=tuple(verdicts),
+        deviations=tuple(sorted(deviations_of(handshake))),
     )
 
 
+CONVEX_ADAPTER = Path(__file__).resolve().parents[2] / "adapters" / "convex"
+"""The repository's adapter for the published @convex-dev/workpool (``--adapter convex``)."""
+
+CONVEX_TIMEOUT_S = 60.0
+"""The least per-call timeout for ``--adapter convex``: its first call waits for vitest."""
+
+
+def convex_command() -> str:
+    """The command that runs the real component's adapter (``adapters/convex``).
+
+    Raises:
+        AdapterError: Node is not installed, or the adapter's packages are not (``npm ci``).
+    """
+    program = CONVEX_ADAPTER / "bin" / "adapter.mjs"
+    if not program.is_file():
+        raise AdapterError(f"--adapter convex needs {program}, which this installation of "
+                           "refmodel does not have (it comes with a clone of the repository)")
+    node = shutil.which("node")
+    if node is None:
+        raise AdapterError("--adapter convex needs Node 20 or newer on the PATH (node was not "
+                           "found)")
+    if not (CONVEX_ADAPTER / "node_modules" / "@convex-dev" / "workpool").is_dir():
+        raise AdapterError(f"--adapter convex needs its packages: run npm ci in {CONVEX_ADAPTER}")
+    return f"{shlex.quote(node)} {shlex.quote(str(program))}"
+
+
 def open_adapter(command: str, timeout_s: float = 10.0) -> Adapter:
-    """``"model"``: the in-process model; anything else: a program run with that command.
+    """``"model"``: the in-process model; ``"convex"``: the published component through
+    ``adapters/convex`` (a timeout of at least 60 s); anything else: a program run with that
+    command.
 
     Raises:
         AdapterError: the program cannot start.
     """
     if command == "model":
         return ModelAdapter()
+    if command == "convex":
+        return SubprocessAdapter(convex_command(), timeout_s=max(timeout_s, CONVEX_TIMEOUT_S))
     return SubprocessAdapter(command, timeout_s=timeout_s)
 
 

@@ -219,7 +219,17 @@ export class World {
       latency: {
         startLagMs: this.options.startLagMs,
         completionLagMs: this.options.completionLagMs,
+        // Work is eligible at the start of its 100 ms segment: up to 99 ms before its time.
+        earlyStartMs: 99,
       },
+      // What the component does that the spec does not allow, each documented in
+      // specs/workpool.md section 7 and admitted by name (DEVIATIONS in refmodel.constants).
+      deviations: [
+        "ENQ-5/retry-on-mutation-ignored",
+        "ONC-3/non-retryable-error-data",
+        "RTY-2/retry-drawn-by-loop",
+        "STS-4/foreign-id-finished",
+      ],
     };
   }
 
