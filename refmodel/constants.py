@@ -58,6 +58,9 @@ RUN_AT_TOO_FAR_MS = 4 * YEAR_MS
 """A requested start further than this after now is replaced by :data:`RUN_AT_FALLBACK_MS`."""
 RUN_AT_FALLBACK_MS = YEAR_MS
 """Where a too-far start goes: this long after now."""
+SEGMENT_MS = 100
+"""The current component's segment: work is eligible at the start of the segment its time
+falls in (profile ``current-bucketed``; reference F.1)."""
 
 # The ctx wrapper and cancel_all (rules CTX-1, CAN-7) -------------------------------------------
 

@@ -136,3 +136,45 @@ def test_the_published_component_passes_every_current_fixture_it_can_play(
                  "STS-4/foreign-id-finished"):
         assert f"`{name}`" in text
     assert "24 passed" in out
+
+
+@checks("ENQ-6", "RTY-2", "PRF-1")
+def test_the_bucketed_profile_plays_the_components_segments_and_its_trace_checks() -> None:
+    """runAt 40 enqueued at 5 starts at 5 (its segment began at 0); a retry due at 258 starts
+    at 200; items due in one segment start in enqueue order, so a later-due item may start
+    first. The checker reads the profile from the trace and admits the early starts."""
+    from refmodel import ActionCtx, RetryBehavior, World
+    from refmodel.workpool.profiles import CURRENT_BUCKETED, as_profile
+
+    assert as_profile("current-bucketed") is CURRENT_BUCKETED
+    world = World(seed=1, profile="current-bucketed")
+    pool = world.pool("p", max_parallelism=1)
+
+    @world.action()
+    async def quick(ctx: ActionCtx, args: dict[str, Any]) -> None:
+        return None
+
+    attempts: list[int] = []
+
+    @world.action()
+    async def flaky(ctx: ActionCtx, args: dict[str, Any]) -> None:
+        attempts.append(ctx.now)
+        if len(attempts) == 1:
+            raise RuntimeError("once")
+
+    world.run_until(5)
+    late = pool.enqueue_action(world.client, quick, {}, run_at=40)
+    soon = pool.enqueue_action(world.client, quick, {}, run_at=25)
+    world.run_until(300)
+    starts = {e.id: e.time for e in world.trace if e.kind == "started"}
+    assert starts[late] == 5 and starts[soon] == 5
+    assert [e.id for e in world.trace if e.kind == "started"][:2] == [late, soon]
+    world.set_next_draw(0.5)  # jitter 1.0: the retry is due 258 ms after a failure at 300
+    pool.enqueue_action(world.client, flaky, {}, retry=RetryBehavior(
+        max_attempts=2, initial_backoff_ms=258, base=2))
+    world.run()
+    assert attempts == [300, 500]
+    report = check(world.trace_jsonl().splitlines())
+    assert report.ok, report.violations
+    strict = check(world.trace_jsonl().replace('"current-bucketed"', '"current"').splitlines())
+    assert not strict.ok

@@ -27,9 +27,8 @@ from refmodel.checker.report import CheckOptions, CheckReport, EventRef, Violati
 from refmodel.checker.state import NO_RETRY, UNKNOWN, Item, MinQueue, Pool, Retry
 from refmodel.constants import JITTER_HIGH, JITTER_LOW, retry_delay_window
 from refmodel.trace import TRACE_VERSION
-from refmodel.workpool.lifecycle import ACTIVE, TERMINAL, TRANSITIONS, Lifecycle, State
-from refmodel.workpool.options import PROFILES
-from refmodel.workpool.profiles import as_profile
+from refmodel.workpool.lifecycle import ACTIVE, TERMINAL, TRANSITIONS, State
+from refmodel.workpool.profiles import NAMED, as_profile
 
 PENDING = State.PENDING
 RUNNING = State.RUNNING
@@ -275,10 +274,12 @@ class Checker:
             )
         self._version = int(version)
         profile = data.get("profile")
-        if self.options.profile is None and profile in PROFILES:
+        if self.options.profile is None and profile in NAMED:
             self.profile = str(profile)
             self._seed = as_profile(self.profile).status.shows_results
             self._table = _table(self.profile)
+            self._early = max(self.options.early_start_ms,
+                              as_profile(self.profile).eligibility.early_ms)
 
     def _pool(self, name: str) -> Pool:
         """The pool named ``name``, made on first mention if no ``pool_created`` made it."""
@@ -1044,7 +1045,7 @@ class Checker:
 
 def _table(profile: str) -> dict[State, dict[str, State]]:
     """The lifecycle table of ``profile`` as ``state -> event kind -> next state``."""
-    return Lifecycle(profile).events()
+    return as_profile(profile).lifecycle.events()
 
 
 def _retry_of(value: Any) -> Retry | None:

@@ -67,6 +67,38 @@ class Eligibility:
         return failed_at + delay_ms
 
 
+    @property
+    def early_ms(self) -> int:
+        """How long before its ``runAt`` or ``retryAt`` work may start: 0 here."""
+        return 0
+
+
+@attrs.frozen(kw_only=True)
+class SegmentEligibility(Eligibility):
+    """Eligibility in segments, as the current component's loop has it (reference F.1): work
+    becomes eligible at the start of the ``segment_ms`` segment its time falls in (never before
+    now), so run_at/run_after work and retries may start up to ``segment_ms - 1`` ms before
+    their time, and items due within one segment start in enqueue order (rule ENQ-6).
+    """
+
+    segment_ms: int = 100
+
+    def eligible_at(self, requested: int | None, now: int) -> tuple[int, str | None]:
+        """The bounded time (as :class:`Eligibility`), then the start of its segment."""
+        at, warning = super().eligible_at(requested, now)
+        return max(now, at - at % self.segment_ms), warning
+
+    def retry_eligible_at(self, failed_at: int, delay_ms: int) -> int:
+        """The start of the segment of ``failed_at + delay_ms``, not before the failure."""
+        due = failed_at + delay_ms
+        return max(failed_at, due - due % self.segment_ms)
+
+    @property
+    def early_ms(self) -> int:
+        """Up to one segment less a millisecond."""
+        return self.segment_ms - 1
+
+
 SEED_ELIGIBILITY = Eligibility()
 """The seed profile: a requested time is taken as given (a past one means now)."""
 CURRENT_ELIGIBILITY = Eligibility(

@@ -26,10 +26,21 @@ from typing import Any
 
 import attrs
 
+from refmodel.constants import (
+    RUN_AT_FALLBACK_MS,
+    RUN_AT_TOO_FAR_MS,
+    RUN_AT_TOO_OLD_MS,
+    SEGMENT_MS,
+)
 from refmodel.errors import InvalidArgument, InvalidType
 from refmodel.values import short
 from refmodel.workpool.completion import EVERY_RESULT, CompletionPolicy
-from refmodel.workpool.enqueue import CURRENT_ELIGIBILITY, SEED_ELIGIBILITY, Eligibility
+from refmodel.workpool.enqueue import (
+    CURRENT_ELIGIBILITY,
+    SEED_ELIGIBILITY,
+    Eligibility,
+    SegmentEligibility,
+)
 from refmodel.workpool.lifecycle import Lifecycle
 from refmodel.workpool.options import CURRENT_OPTIONS, PROFILES, SEED_OPTIONS, OptionRules
 from refmodel.workpool.retries import STANDARD_RETRIES, RetryPolicy
@@ -100,9 +111,25 @@ CURRENT = Profile(
 """``max_parallelism`` 0..200 (default 10, 0 pauses), no timeouts, no retained results, a
 status of pending / running / finished, and a cancel that lets running work finish."""
 
+CURRENT_BUCKETED = CURRENT.evolve(
+    name="current-bucketed",
+    summary="the current component with its 100 ms segments: eligible at a segment's start",
+    eligibility=SegmentEligibility(
+        too_old_ms=RUN_AT_TOO_OLD_MS, too_far_ms=RUN_AT_TOO_FAR_MS, fallback_ms=RUN_AT_FALLBACK_MS,
+        segment_ms=SEGMENT_MS,
+    ),
+)
+"""The current profile with the real component's bucketed eligibility (reference F.1, rule
+ENQ-6): work due at 40 ms is eligible at 0 ms (or at once), a retry due at 258 ms at 200 ms.
+Its traces start work up to 99 ms before ``runAt``/``retryAt``, which its checker admits."""
+
 BUILT_IN: dict[str, Profile] = {SEED.name: SEED, CURRENT.name: CURRENT}
 """The built-in profiles by name (:data:`~refmodel.workpool.options.PROFILES` lists them)."""
 assert tuple(BUILT_IN) == PROFILES
+
+NAMED: dict[str, Profile] = {**BUILT_IN, CURRENT_BUCKETED.name: CURRENT_BUCKETED}
+"""Every profile ``World(profile=...)`` and the checker know by name: the built-in ones (which
+scenarios name) and the current profile's bucketed variant."""
 
 
 def as_profile(value: Any) -> Profile:
@@ -118,7 +145,7 @@ def as_profile(value: Any) -> Profile:
         raise InvalidType(
             f"profile must be a str, one of {list(PROFILES)}, or a Profile; got {short(value)}"
         )
-    found = BUILT_IN.get(value)
+    found = NAMED.get(value)
     if found is None:
-        raise InvalidArgument(f"unknown profile {short(value)}: choose one of {list(PROFILES)}")
+        raise InvalidArgument(f"unknown profile {short(value)}: choose one of {list(NAMED)}")
     return found
