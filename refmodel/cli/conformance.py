@@ -31,6 +31,12 @@ def register(commands: Commands) -> None:
                              help='a program speaking the adapter protocol, "model" (the '
                              'model in process) or "convex" (the published '
                              '@convex-dev/workpool through adapters/convex)')
+    conformance.add_argument("--workers", type=bounded(256), metavar="K",
+                             help="share --explore out among K adapter processes on this "
+                             "machine (the scenarios are the same whatever K)")
+    conformance.add_argument("--cluster", metavar="ADDRESS",
+                             help="share --explore out on a Dask distributed cluster: local, or "
+                             "a scheduler address such as tcp://host:8786 (extra: cluster)")
     conformance.add_argument("--report", metavar="FILE.md", type=path,
                              help="also write a Markdown report: every declared deviation "
                              "with its rule and evidence, and every fixture's outcome")
@@ -62,4 +68,5 @@ def _conformance(args: argparse.Namespace) -> int:
 
     return conformance_command(args.adapter, args.fixtures, args.explore, args.out,
                                args.timeout, seed=args.seed, witnesses=args.witnesses,
-                               report=args.report)
+                               report=args.report, workers=args.workers,
+                               cluster=args.cluster)

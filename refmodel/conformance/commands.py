@@ -37,6 +37,8 @@ def conformance_command(
     seed: int = 0,
     witnesses: str | None = None,
     report: str | None = None,
+    workers: int | None = None,
+    cluster: str | None = None,
 ) -> int:
     """``python -m refmodel conformance``: 0 if no MUST fixture fails and exploring found no
     divergence, else 1.
@@ -47,6 +49,8 @@ def conformance_command(
     Raises:
         ConformanceError: bad fixtures. AdapterError: the adapter misbehaved.
     """
+    if (workers is not None or cluster is not None) and examples is None:
+        raise ConformanceError("--workers and --cluster share out --explore N: give --explore")
     fixtures: list[Fixture] = []
     if fixtures_dir is not None or examples is None:
         fixtures = load_fixtures(Path(fixtures_dir or "specs/fixtures"))
@@ -60,7 +64,10 @@ def conformance_command(
             if report is not None:
                 Path(report).write_text(played.markdown(), encoding="utf-8")
                 print(f"report written to {report}")
-        if examples is not None:
+        if examples is not None and (workers is not None or cluster is not None):
+            status = max(status, _explore_scaled(adapter, adapter_command, examples, seed,
+                                                 timeout_s, workers, cluster, out, witnesses))
+        elif examples is not None:
             coverage = Coverage()
             from refmodel.progress import progress
 
@@ -87,6 +94,40 @@ def conformance_command(
         raise
     adapter.close()
     return status
+
+
+def _explore_scaled(
+    adapter: Adapter, command: str, examples: int, seed: int, timeout_s: float,
+    workers: int | None, cluster: str | None, out: str, witnesses: str | None,
+) -> int:
+    """``--explore N --workers K [--cluster ADDRESS]``: print what the workers found; 1 if
+    they found a divergence."""
+    from refmodel.conformance.scale import explore_scaled
+    from refmodel.progress import progress
+
+    features = checked_handshake(adapter).get("features", [])
+    with progress(f"explore {examples} scenarios", examples) as bar:
+        run = explore_scaled(command, examples, workers=workers or 1, seed=seed,
+                             timeout_s=timeout_s, cluster=cluster, out=Path(out),
+                             on_block=bar.advance)
+    print(run.coverage.report(features), end="")
+    if witnesses is not None:
+        written = run.coverage.write_witnesses(Path(witnesses))
+        print(f"explore: {len(written)} witness fixtures written to {witnesses}")
+    where = f"the cluster {cluster}" if cluster is not None else "this machine"
+    print(f"explore: {run.coverage.scenarios} scenarios on {run.workers} worker(s) on {where} "
+          f"in {run.seconds:.1f} s ({run.rate:.1f} scenarios/s)")
+    for error in run.errors:
+        print(f"explore: {error}")
+    found = run.divergence
+    if found is None:
+        print(f"explore: no divergence in {run.coverage.scenarios} scenarios")
+        return 2 if run.errors else 0
+    print(f"explore: divergence [{', '.join(found.fixture.rules)}]: {found.detail}")
+    print(f"explore: minimal scenario ({len(found.fixture.scenario['steps'])} steps) written "
+          f"to {found.fixture_path}")
+    print(f"explore: replay it with: pytest {found.test_path}")
+    return 1
 
 
 def _abandon(adapter: Adapter) -> None:
