@@ -106,6 +106,9 @@ DEVIATIONS: dict[str, str] = {
     "than the failure + delayMs (and no delay is drawn when a cancel is handled first)",
     "ONC-3/non-retryable-error-data": "the onComplete result of work a NonRetryableError ended "
     'carries an extra errorData field ({"__convexWorkpoolNonRetryable": true, "message": ...})',
+    "CAN-5/foreign-id-cancel-ignored": "a cancel of an id another pool issued is accepted and "
+    "does nothing instead of being refused (the current component under convex-test checks "
+    "ids only by table name)",
 }
 """The documented deviations of spec section 7 an implementation may declare, by name
 (``<rule>/<what>``): each admits one behaviour its rule otherwise forbids. The model declares

@@ -20,6 +20,7 @@ from refmodel.conformance.play import Recording, play
 from refmodel.conformance.run import checked_handshake
 from refmodel.conformance.verdicts import (
     Divergence,
+    deviations_of,
     divergences,
     latency_of,
     trace_divergences,
@@ -250,12 +251,13 @@ def explore(
             "the adapter declares neither seed-api nor current-api: nothing to explore"
         )
     latency = latency_of(handshake)
+    declared = deviations_of(handshake)
     failures: list[tuple[Fixture, list[Divergence]]] = []
     broken: list[AdapterError] = []
 
     def judge(fixture: Fixture, stable: bool) -> list[Divergence]:
         recording = play(adapter, fixture.scenario)
-        found = divergences(fixture.expect, recording, latency) if stable else []
+        found = divergences(fixture.expect, recording, latency, declared) if stable else []
         return sorted([*found, *trace_divergences(recording, handshake)],
                       key=lambda d: (d.at, d.rank))
 

@@ -192,6 +192,10 @@ def divergences(
         got = recording.calls[index]["result"]
         where = f"step {index} ({_describe_step(step)}) at {call['t']} ms"
         result = "skipped" if "skipped" in got else "error" if "error" in got else "ok"
+        if result == "ok" and call["result"] == "error" and _admitted_foreign(
+            step, scenario, got, deviations
+        ):
+            continue  # A declared deviation: another pool's id is not refused.
         if result != call["result"]:
             shown = got.get("error", got.get("skipped", got))
             rules = _call_rules(step, scenario, profile)
@@ -470,9 +474,26 @@ def _check_item(
                                          f"expected in [{low}, {high}]", ["TTL-1"])
 
 
-IN_PLACE_DEVIATIONS = frozenset({"RTY-2/retry-drawn-by-loop", "ONC-3/non-retryable-error-data"})
+IN_PLACE_DEVIATIONS = frozenset({"RTY-2/retry-drawn-by-loop", "ONC-3/non-retryable-error-data",
+                                 "CAN-5/foreign-id-cancel-ignored", "STS-4/foreign-id-finished"})
 """The documented deviations that relax a comparison wherever it is made (:func:`divergences`,
 and the checker), rather than through a fixture's alternative expectations."""
+
+
+def _admitted_foreign(
+    step: Mapping[str, Any], scenario: Mapping[str, Any], got: Mapping[str, Any],
+    deviations: frozenset[str],
+) -> bool:
+    """Whether an accepted call that the spec refuses is one of the foreign-id deviations
+    declared: a cancel of another pool's id that does nothing (``CAN-5/...``), or its status
+    reading finished (``STS-4/foreign-id-finished``)."""
+    if step["op"] not in ("cancel", "status"):
+        return False
+    rules = _call_rules(step, scenario, str(scenario.get("profile", "seed")))
+    if rules == ["CAN-5"]:
+        return "CAN-5/foreign-id-cancel-ignored" in deviations
+    return (rules == ["STS-4"] and "STS-4/foreign-id-finished" in deviations
+            and got.get("status") == {"state": "finished"})
 
 
 def _retry_at_conforms(

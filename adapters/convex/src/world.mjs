@@ -225,6 +225,7 @@ export class World {
       // What the component does that the spec does not allow, each documented in
       // specs/workpool.md section 7 and admitted by name (DEVIATIONS in refmodel.constants).
       deviations: [
+        "CAN-5/foreign-id-cancel-ignored",
         "ENQ-5/retry-on-mutation-ignored",
         "ONC-3/non-retryable-error-data",
         "RTY-2/retry-drawn-by-loop",
