@@ -49,7 +49,12 @@ from refmodel.world import World
 
 __refmodel_user_code__ = True  # The declared functions played here are user code (EXE-4).
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
+"""The newest adapter protocol version refmodel speaks."""
+
+PROTOCOL_VERSIONS = (1, 2)
+"""The versions the harness offers in its handshake; an adapter answers with the one it
+speaks (an adapter of version 1, which ignores the offer, answers 1)."""
 
 
 class AdapterError(RefmodelError):
@@ -440,6 +445,14 @@ def answer(adapter: Adapter, number: int, line: str) -> tuple[dict[str, Any] | N
     try:
         if method == "handshake":
             result: Any = adapter.handshake()
+            offered = params.get("protocols")
+            if isinstance(offered, list) and result.get("protocol") not in offered:
+                if 1 not in offered:  # Nothing both sides speak.
+                    return _protocol_error(request_id, f"line {number}: this adapter speaks "
+                                           f"protocols {list(PROTOCOL_VERSIONS)}, not "
+                                           f"{short(offered)}"), False
+                result = {key: value for key, value in result.items()
+                          if key not in ("featureVariants",)} | {"protocol": 1}
         elif method == "reset":
             scenario = params.get("scenario")
             if type(scenario) is not dict:
@@ -594,10 +607,12 @@ class SubprocessAdapter:
 
     def handshake(self) -> dict[str, Any]:
         """Ask the program who it is."""
-        result = self._request("handshake")
-        if not isinstance(result, dict) or result.get("protocol") != PROTOCOL_VERSION:
+        result = self._request("handshake", {"protocols": list(PROTOCOL_VERSIONS)})
+        if not isinstance(result, dict) or result.get("protocol") not in PROTOCOL_VERSIONS:
+            shown = result.get("protocol") if isinstance(result, dict) else result
             raise AdapterError(
-                f"adapter {self.command!r} speaks protocol {result!r}, not {PROTOCOL_VERSION}"
+                f"adapter {self.command!r} speaks protocol {short(shown)}; refmodel speaks "
+                f"{' and '.join(map(str, PROTOCOL_VERSIONS))}"
             )
         return result
 

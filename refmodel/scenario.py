@@ -47,6 +47,8 @@ FEATURES = {
     "timeouts": "per-kind timeouts (seed profile)",
     "ttl": "results kept for ttl ms, then evicted (seed profile)",
     "mutations": "enqueueing mutations",
+    "mutation-durations": "mutations that take virtual time (a durationMs > 0); implied by "
+    "mutations unless an adapter declares the no-duration variant (protocol 2)",
     "queries": "enqueueing queries",
     "retries": "retrying actions with backoff and jitter",
     "nonRetryable": "NonRetryableError ends work without retry",
@@ -125,6 +127,8 @@ def required_features(data: Mapping[str, Any]) -> list[str]:
             fn = data.get("functions", {}).get(step.get("fn"), {})
             if fn.get("kind") == "mutation":
                 needed.add("mutations")
+                if fn.get("durationMs", 0):
+                    needed.add("mutation-durations")
             if fn.get("kind") == "query":
                 needed.add("queries")
             if op == "enqueueBatch":

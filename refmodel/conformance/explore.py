@@ -20,6 +20,7 @@ from refmodel.conformance.play import Recording, play
 from refmodel.conformance.run import checked_handshake
 from refmodel.conformance.verdicts import (
     Divergence,
+    declared_features,
     deviations_of,
     divergences,
     latency_of,
@@ -132,7 +133,10 @@ def scenario_strategy(features: Iterable[str]) -> Any:
                 attempts.append(attempt)
             functions[f"f{i}"] = {"kind": "action", "attempts": attempts}
         if "mutations" in declared and draw(st.booleans()):
-            mutation: dict[str, Any] = {"kind": "mutation", "durationMs": draw(durations)}
+            mutation: dict[str, Any] = {
+                "kind": "mutation",
+                "durationMs": draw(durations) if "mutation-durations" in declared else 0,
+            }
             if draw(st.booleans()):
                 mutation["throws"] = "m failed"
             else:
@@ -245,7 +249,7 @@ def explore(
         ) from None
 
     handshake = checked_handshake(adapter)
-    strategy = scenario_strategy(handshake.get("features", []))
+    strategy = scenario_strategy(sorted(declared_features(handshake)))
     if strategy is None:
         raise ConformanceError(
             "the adapter declares neither seed-api nor current-api: nothing to explore"

@@ -16,6 +16,7 @@ from refmodel.conformance.play import play
 from refmodel.conformance.verdicts import (
     Verdict,
     check_recording,
+    declared_features,
     deviations_of,
     latency_of,
     verdict_of,
@@ -139,6 +140,7 @@ def checked_handshake(adapter: Adapter) -> dict[str, Any]:
         raise AdapterError(f"handshake features must be a list of names, got {features!r}")
     latency_of(handshake)
     deviations_of(handshake)
+    declared_features(handshake)
     return handshake
 
 
@@ -150,7 +152,7 @@ def run_conformance(adapter: Adapter, fixtures: Sequence[Fixture]) -> Report:
     """
     handshake = checked_handshake(adapter)
     verdicts: list[Verdict] = []
-    declared = set(handshake.get("features", []))
+    declared = declared_features(handshake)
     lost = ""
     for fixture in fixtures:
         if lost:

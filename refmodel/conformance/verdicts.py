@@ -21,6 +21,7 @@ from refmodel.checker import CheckOptions, TraceUnreadable, check
 from refmodel.conformance.files import LATENCIES, ConformanceError, Fixture
 from refmodel.conformance.play import Recording, enqueue_steps, observe
 from refmodel.constants import DEVIATIONS
+from refmodel.values import short
 from refmodel.workpool.profiles import as_profile
 
 
@@ -77,7 +78,7 @@ def check_recording(
     Raises:
         ConformanceError: no recording for a fixture that is not skipped.
     """
-    declared = set(handshake.get("features", []))
+    declared = declared_features(handshake)
     missing = [feature for feature in fixture.features if feature not in declared]
     if missing:
         detail = f"adapter lacks feature(s) {', '.join(missing)}"
@@ -131,6 +132,43 @@ def verdict_of(
 ) -> Verdict:
     return Verdict(fixture=fixture.name, rule=rule, level=fixture.level, outcome=outcome,
                    detail=detail, deviation=deviation)
+
+
+FEATURE_VARIANTS: dict[str, dict[str, str]] = {
+    "mutations": {"no-duration": "mutation-durations"},
+}
+"""Protocol 2's ``featureVariants``: per feature, the variants an adapter may declare, each
+with the finer feature it leaves out (``mutations: ["no-duration"]``: mutations that cannot
+take virtual time, so a fixture whose mutation has a ``durationMs`` is skipped)."""
+
+
+def declared_features(handshake: Mapping[str, Any]) -> set[str]:
+    """The features a handshake declares, with what they imply: ``mutations`` implies
+    ``mutation-durations`` unless protocol 2's ``featureVariants`` says ``no-duration``.
+
+    Raises:
+        AdapterError: ``featureVariants`` under protocol 1, or an unknown feature or variant.
+    """
+    declared = set(handshake.get("features", []))
+    variants = handshake.get("featureVariants")
+    if variants is not None:
+        if handshake.get("protocol") != 2:
+            raise AdapterError("handshake featureVariants needs protocol 2")
+        if not isinstance(variants, Mapping) or not all(
+            isinstance(names, list) and feature in FEATURE_VARIANTS
+            and all(name in FEATURE_VARIANTS[feature] for name in names)
+            for feature, names in variants.items()
+        ):
+            raise AdapterError(
+                f"handshake featureVariants must map a feature to a list of its variants, "
+                f"from {FEATURE_VARIANTS!r}, got {short(variants)}"
+            )
+    left_out = {FEATURE_VARIANTS[feature][name]
+                for feature, names in (variants or {}).items() for name in names}
+    for feature, implied in (("mutations", "mutation-durations"),):
+        if feature in declared and implied not in left_out:
+            declared.add(implied)
+    return declared
 
 
 def latency_of(handshake: Mapping[str, Any]) -> dict[str, int]:

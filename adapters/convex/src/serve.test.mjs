@@ -84,7 +84,7 @@ async function answer(world, line, lineNumber) {
   try {
     switch (request.method) {
       case "handshake":
-        return [{ id, result: world.handshake() }, false];
+        return [{ id, result: world.handshake(params) }, false];
       case "reset":
         await world.reset(params.scenario);
         return [{ id, result: {} }, false];

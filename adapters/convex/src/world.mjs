@@ -40,7 +40,7 @@ import {
 import { NonRetryableError, Workpool } from "@convex-dev/workpool";
 import { HOOK_IDS } from "./hooks.mjs";
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** Virtual time 0 is this Date.now(): 2026-01-01T00:00:00Z, a multiple of 100 ms. */
 export const EPOCH = Date.UTC(2026, 0, 1);
 const FAKED = ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"];
@@ -195,7 +195,12 @@ export class World {
     globalThis.Math = seeded;
   }
 
-  handshake() {
+  // Protocol 2 when the harness offers it (specs/adapter-protocol.md section 2): mutations
+  // are declared with the no-duration variant (a Convex mutation cannot wait on a timer), so
+  // only fixtures whose mutations take no virtual time are played. Protocol 1 otherwise.
+  handshake(params = {}) {
+    const offered = Array.isArray(params.protocols) ? params.protocols : [1];
+    const protocol = offered.includes(PROTOCOL_VERSION) ? PROTOCOL_VERSION : 1;
     const features = [
       "batch",
       "cancel",
@@ -209,10 +214,12 @@ export class World {
       "retries",
       "runAt",
     ];
-    if (this.options.mutationsWithoutDuration) features.push("mutations");
+    if (this.options.mutationsWithoutDuration || protocol === 2) features.push("mutations");
     const v = this.versions;
+    const v2 = protocol === 2 ? { featureVariants: { mutations: ["no-duration"] } } : {};
     return {
-      protocol: PROTOCOL_VERSION,
+      protocol,
+      ...v2,
       name: "@convex-dev/workpool",
       version: `${v.workpool} (batch-worker ${v.batchWorker}, convex ${v.convex}, convex-test ${v.convexTest}, vitest ${v.vitest})`,
       features: features.sort(),
