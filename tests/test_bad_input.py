@@ -187,7 +187,8 @@ Case = Any  # One pytest.param(...) of a parametrize list.
                      "scheduler_concurrency must be an int, got 2.0 (float)",
                      id="concurrency-float"),
         pytest.param({"profile": "nope"}, InvalidArgument,
-                     "unknown profile 'nope': choose one of ['seed', 'current']",
+                     "unknown profile 'nope': choose one of ['seed', 'current', "
+                     "'current-bucketed']",
                      id="profile-unknown"),
     ],
 )

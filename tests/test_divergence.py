@@ -61,10 +61,12 @@ def test_the_profile_is_seed_by_default_and_current_on_request() -> None:
 @pytest.mark.parametrize(
     ("profile", "error", "message"),
     [
-        ("nope", InvalidArgument, "unknown profile 'nope': choose one of ['seed', 'current']"),
+        ("nope", InvalidArgument,
+         "unknown profile 'nope': choose one of ['seed', 'current', 'current-bucketed']"),
         ("Current", InvalidArgument,
-         "unknown profile 'Current': choose one of ['seed', 'current']"),
-        ("", InvalidArgument, "unknown profile '': choose one of ['seed', 'current']"),
+         "unknown profile 'Current': choose one of ['seed', 'current', 'current-bucketed']"),
+        ("", InvalidArgument,
+         "unknown profile '': choose one of ['seed', 'current', 'current-bucketed']"),
         (bad(None), InvalidType,
          "profile must be a str, one of ['seed', 'current'], or a Profile; got None"),
         (bad(1), InvalidType,

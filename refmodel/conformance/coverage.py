@@ -231,7 +231,7 @@ class Coverage:
         self.scenarios += 1
         for rule in exercised(recording):
             self.counts[rule] = self.counts.get(rule, 0) + 1
-            if fixture is not None and _smaller(fixture, self.witnesses.get(rule)):
+            if fixture is not None and smaller(fixture, self.witnesses.get(rule)):
                 self.witnesses[rule] = fixture
 
     def report(self, features: Iterable[str]) -> str:
@@ -278,7 +278,7 @@ class Coverage:
         return written
 
 
-def _smaller(fixture: Fixture, than: Fixture | None) -> bool:
+def smaller(fixture: Fixture, than: Fixture | None) -> bool:
     if than is None:
         return True
     mine = (len(fixture.scenario["steps"]), len(json.dumps(fixture.scenario, sort_keys=True)))

@@ -27,7 +27,7 @@ from typing import Any
 import attrs
 
 from refmodel.adapter import AdapterError
-from refmodel.conformance.coverage import Coverage, _smaller
+from refmodel.conformance.coverage import Coverage, smaller
 from refmodel.conformance.explore import Divergent, explore, write_divergence
 from refmodel.conformance.files import ConformanceError, fixture_from_json
 
@@ -177,7 +177,7 @@ def explore_scaled(
             coverage.counts[rule] = coverage.counts.get(rule, 0) + count
         for rule, text in result.witnesses.items():
             fixture = fixture_from_json(json.loads(text), f"witness {rule}")
-            if _smaller(fixture, coverage.witnesses.get(rule)):
+            if smaller(fixture, coverage.witnesses.get(rule)):
                 coverage.witnesses[rule] = fixture
     divergence = None
     first = next((r for r in results if r.divergence is not None), None)
