@@ -26,14 +26,23 @@ _ENCODE_TEXT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encod
 _ENCODE_ASCII = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
 
 
+_LINE_BREAKS = ("\x85", "\u2028", "\u2029")
+"""Characters JSON leaves unescaped that ``str.splitlines`` (and many editors) take for line
+breaks; a trace line holding one is written in ASCII, so that one event stays one line."""
+
+
 def unicode_safe(text: str, value: Any) -> str:
-    """``text``, the JSON of ``value``, if it is Unicode text; else ``value`` as ASCII JSON.
+    """``text``, the JSON of ``value``, if it is Unicode text that stays one line; else
+    ``value`` as ASCII JSON.
 
     Strings from user code can hold lone surrogates (an error message built from bytes, say),
-    which JSON can carry only as ``\\ud800`` escapes and UTF-8 cannot encode at all: such a
-    line is written with every non-ASCII character escaped, so it still reads back the same.
+    which JSON can carry only as ``\\ud800`` escapes and UTF-8 cannot encode at all, or line
+    separators (U+0085, U+2028, U+2029) that split a line for ``str.splitlines``: such a line is
+    written with every non-ASCII character escaped, so it still reads back the same.
     """
     if not text.isascii():
+        if any(mark in text for mark in _LINE_BREAKS):
+            return _ENCODE_ASCII(value)
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:

@@ -5,6 +5,7 @@ a new user meets first (ERR-1)."""
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -308,3 +309,18 @@ def test_trace_events_have_t_as_trace_lines_name_it() -> None:
     world.draw("x")
     event = world.trace[-1]
     assert event.t == event.time == 7 == event.to_json()["t"]
+
+
+@checks("DET-1")
+@pytest.mark.parametrize("mark", ["\x85", "\u2028", "\u2029"])
+def test_a_line_separator_in_user_text_keeps_one_event_on_one_line(mark: str) -> None:
+    """JSON leaves U+0085, U+2028 and U+2029 unescaped, but str.splitlines breaks lines at
+    them: a trace line holding one is written in ASCII."""
+    stream = io.StringIO()
+    for trace in (True, stream):
+        world = World(seed=1, trace=trace)
+        world.draw(f"a{mark}b")
+        text = world.trace_jsonl() if trace is True else stream.getvalue()
+        assert len(text.splitlines()) == 2
+        assert check(text.splitlines()).ok
+        assert json.loads(text.splitlines()[1])["data"]["purpose"] == f"a{mark}b"

@@ -218,7 +218,7 @@ def _damaged_trace(draw: st.DrawFn) -> list[str]:
             lines.insert(i, lines[i])
         elif how == "text":
             lines[i] = draw(st.text(max_size=30))
-        elif lines[i].startswith("{"):
+        elif lines[i] in TRACE:  # An event line: replace one of its fields.
             event = json.loads(lines[i])
             key = draw(st.sampled_from(["t", "kind", "pool", "id", "data"]))
             event[key] = draw(JUNK.filter(lambda v: _jsonable(v)))
