@@ -522,7 +522,7 @@ class SubprocessAdapter:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
             )
-        except OSError as error:
+        except (OSError, ValueError) as error:  # ValueError: a NUL in the command.
             raise AdapterError(f"adapter {command!r} could not start: {error}") from None
         self._next_id = 0
         self._buffer = b""

@@ -83,6 +83,8 @@ def path(text: str) -> str:
     """A file or directory name: not empty."""
     if not text:
         raise argparse.ArgumentTypeError("expected a path, got an empty string")
+    if "\x00" in text:
+        raise argparse.ArgumentTypeError(f"a path cannot hold a NUL character, got {_shown(text)}")
     return text
 
 
