@@ -123,6 +123,7 @@ class Checker:
         # ORD-1 suspects of the current instant: (the item ahead, its order then, message,
         # events); settled when the instant ends.
         self._overtaken: list[tuple[Item, int, str, tuple[int, ...]]] = []
+        self._over_limit: list[tuple[Pool, str, tuple[int, ...]]] = []
         self._handlers: dict[str, Handler] = {
             "world_started": self._world_started,
             "pool_created": self._pool_created,
@@ -232,6 +233,7 @@ class Checker:
         if end is not None:
             self._advance(self._now, end + 1)
         else:
+            self._settle_over_limit()
             self._settle_overtaken(last=True)
             # The last instant may be incomplete, so only LIV-1 judges it: work due before
             # it that its pool had room for must have started by its end.
@@ -535,10 +537,12 @@ class Checker:
                                         (first.wait_seq, item.wait_seq, seq)))
         limit = pool.limit
         if limit is not None and pool.running >= limit and item.state not in ACTIVE:
-            self._violation(
-                "PAR-1", f"{item.id} starts while {pool.running} items run in pool "
-                f"{pool.name!r} (maxParallelism {limit})", pool.config_seq, seq
-            )
+            # Events of one instant may be recorded in any order: only if the pool still runs
+            # more than its limit at the end of this instant (no end at it made room) did
+            # this start break PAR-1.
+            self._over_limit.append((pool, f"{item.id} starts while {pool.running} items run "
+                                           f"in pool {pool.name!r} (maxParallelism {limit})",
+                                     (pool.config_seq, seq)))
         self._move(item, "started", t, seq)
         pool.unused_reported = None
         attempt = data["attempt"]
@@ -613,14 +617,27 @@ class Checker:
                             item.enqueued_seq, seq)
         delay = _number(data.get("delayMs"))
         retry_at = _number(data.get("retryAt"))
-        drawn_late = retry_at - (t + delay) if delay is not None and retry_at is not None else 0
+        # Trace version 2 may say when the retry was decided: up to the completion lag after
+        # the failure, or never (null) when a cancel was handled first.
+        decided = data.get("decidedAt", t)
+        if decided is not None and (type(decided) is not int
+                                    or not t <= decided <= t + self.options.completion_lag_ms):
+            self._violation("RTY-2", f"{item.id}: the retry is decided at {describe(decided)}, "
+                                     f"not within completionLagMs "
+                                     f"{self.options.completion_lag_ms} of the failure at {t} ms",
+                            seq)
+            decided = t
+        anchor = t if decided is None else decided
+        drawn_late = (retry_at - (anchor + delay)
+                      if delay is not None and retry_at is not None else 0)
         # A declared deviation: the component's loop draws the delay later.
         if retry_at is not None and abs(drawn_late) >= 1 and not (
             "RTY-2/retry-drawn-by-loop" in self.options.deviations
             and 0 <= drawn_late <= self.options.completion_lag_ms + 1
         ):
-            self._violation("RTY-2", f"{item.id}: retryAt {_ms(retry_at)} is not the retrying "
-                                     f"instant {t} ms + delayMs {delay!r}", seq)
+            self._violation("RTY-2", f"{item.id}: retryAt {_ms(retry_at)} is not the "
+                                     f"{'retrying' if anchor == t else 'decision'} instant "
+                                     f"{anchor} ms + delayMs {delay!r}", seq)
         bounds = None
         if retry is not None and retry.max_attempts > item.attempts:
             bounds = _jitter_bounds(retry, item.attempts)
@@ -886,6 +903,8 @@ class Checker:
 
     def _advance(self, t0: int, t1: int) -> None:
         """The instants ``t0`` to ``t1 - 1`` are settled: report what was owed by then."""
+        if self._over_limit:
+            self._settle_over_limit()
         if self._overtaken:
             self._settle_overtaken()
         for pool in self._pools.values():
@@ -894,6 +913,15 @@ class Checker:
                 self._unused_slot(pool, t0, t1)
         if t1 > self._next_due:
             self._settle(t1)
+
+    def _settle_over_limit(self) -> None:
+        """PAR-1 at the end of an instant: a start over the limit stands unless attempts that
+        ended at the same instant brought the pool back within it."""
+        for pool, message, seqs in self._over_limit:
+            limit = pool.limit
+            if limit is not None and pool.running > limit:
+                self._violation("PAR-1", message, *seqs)
+        self._over_limit.clear()
 
     def _settle_overtaken(self, *, last: bool = False) -> None:
         """ORD-1 at the end of an instant: each item started before one ahead of it that

@@ -198,7 +198,8 @@ def observe(recording: Recording) -> dict[str, Any]:
         ``pool``, ``outcome`` (``{"kind": ...}``: succeeded with ``result``, failed with
         ``error``, canceled, timed_out, running, pending, or rejected), ``starts`` and
         ``ends`` (the times each attempt started and ended), ``retries``
-        (``{"t", "delayMs", "retryAt"}``), ``terminals`` (times of terminal events; more than
+        (``{"t", "delayMs", "retryAt"}``, and ``decidedAt`` when reported), ``terminals``
+        (times of terminal events; more than
         one is a bug), ``onComplete`` (``{"t", "fn", "context", "result"}``), ``evicted`` (a time or
         ``None``) and ``events`` (``(t, kind, data)`` in reported order).
     """
@@ -241,9 +242,10 @@ def observe(recording: Recording) -> dict[str, Any]:
         elif running and kind in ("succeeded", "failed", "retrying", "timed_out", "canceled"):
             item["ends"].append(t)
         if kind == "retrying":
-            item["retries"].append(
-                {"t": t, "delayMs": data.get("delayMs"), "retryAt": data.get("retryAt")}
-            )
+            retry = {"t": t, "delayMs": data.get("delayMs"), "retryAt": data.get("retryAt")}
+            if "decidedAt" in data:  # Protocol 2: when the retry was decided (None: never).
+                retry["decidedAt"] = data["decidedAt"]
+            item["retries"].append(retry)
         elif kind in _TERMINAL:
             item["terminals"].append((t, kind, data))
         elif kind == "on_complete":
