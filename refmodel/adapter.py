@@ -171,7 +171,11 @@ class _CappedTrace(MemoryTrace):
 class ModelAdapter:
     """The model as an in-process adapter: plays scenario steps on a :class:`World`."""
 
-    def __init__(self) -> None:
+    def __init__(self, profile: str = "") -> None:
+        """``profile``: a named profile (``refmodel.workpool.profiles.NAMED``) to play every
+        scenario under instead of its own, e.g. ``current-bucketed``; ``""``: the scenario's.
+        """
+        self._profile = profile
         self._world: World | None = None
         self._events: list[TraceEvent] = []
         self._reported = 0
@@ -199,7 +203,8 @@ class ModelAdapter:
         self._events = []
         self._reported = 0
         self._invocations = {}
-        world = World(seed=int(loaded.get("seed", 0)), profile=str(loaded.get("profile", "seed")),
+        world = World(seed=int(loaded.get("seed", 0)),
+                      profile=self._profile or str(loaded.get("profile", "seed")),
                       trace=_CappedTrace(self))
         self._events = world.trace  # The world's own in-memory trace, so world.trace works.
         for name, options in loaded["pools"].items():

@@ -16,13 +16,13 @@ from refmodel.adapter import Adapter, AdapterError
 from refmodel.conformance.coverage import Coverage
 from refmodel.conformance.expect import jitter_divergence, model_fixture
 from refmodel.conformance.files import PROFILE_FEATURE, ConformanceError, Fixture
+from refmodel.conformance.instants import divergences_in_either_order
 from refmodel.conformance.play import Recording, play
 from refmodel.conformance.run import checked_handshake
 from refmodel.conformance.verdicts import (
     Divergence,
     declared_features,
     deviations_of,
-    divergences,
     latency_of,
     trace_divergences,
 )
@@ -85,6 +85,8 @@ def scenario_strategy(features: Iterable[str], deviations: Iterable[str] = ()) -
                         min_size=1, max_size=2)
     deltas = st.one_of(st.sampled_from([0, 1, 9, 10, 11]), st.integers(0, 50))
     ignores_retry = "ENQ-5/retry-on-mutation-ignored" in set(deviations)
+    # A fixture pins cancelAll's later pages landing late; exploring it would only find it again.
+    paged = "CAN-7/paged-cancel-all" in set(deviations)
     backoffs = st.sampled_from([0, 5, 10, 20])
     contexts = st.one_of(st.none(), st.integers(0, 9), st.sampled_from([{"user": "ada"},
                                                                         ["x", 1]]))
@@ -168,7 +170,7 @@ def scenario_strategy(features: Iterable[str], deviations: Iterable[str] = ()) -
                 steps.append({"op": op, "pool": pool, "ref": draw(st.sampled_from(refs))})
             elif op == "cancelAll":
                 step: dict[str, Any] = {"op": op, "pool": pool}
-                if draw(st.booleans()):
+                if not paged and draw(st.booleans()):
                     step["limit"] = draw(st.integers(1, 2))
                 steps.append(step)
             elif op == "configure":
@@ -268,7 +270,8 @@ def explore(
 
     def judge(fixture: Fixture, stable: bool) -> list[Divergence]:
         recording = play(adapter, fixture.scenario)
-        found = divergences(fixture.expect, recording, latency, declared) if stable else []
+        found = (divergences_in_either_order(fixture.expect, recording, latency, declared)
+                 if stable else [])
         return sorted([*found, *trace_divergences(recording, handshake)],
                       key=lambda d: (d.at, d.rank))
 

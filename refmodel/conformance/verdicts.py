@@ -10,7 +10,9 @@ still waits), since no latency relaxes it.
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -251,7 +253,7 @@ def divergences(
                                            f"one of {json.dumps(_unique(allowed))}", [rule])
     for ref, expected in expect["items"].items():
         _check_item(ref, expected, items, latency, recording, diverge, deviations)
-    _check_fifo(expect, recording, items, diverge)
+    _check_fifo(expect, recording, items, diverge, latency.get("earlyStartMs", 0))
     early = latency.get("earlyStartMs", 0)
     for pool, model_groups in expect["startOrder"].items():
         starts = observed["startOrder"].get(pool, [])
@@ -357,13 +359,17 @@ def _check_fifo(
     recording: Recording,
     items: Mapping[str, Mapping[str, Any]],
     diverge: Diverge,
+    early_ms: int = 0,
 ) -> None:
     """ORD-1 on the implementation's own history: no first attempt starts while an item of
-    its pool with a smaller key ``(E, enqueue order)`` is eligible and still waits.
+    its pool with a smaller key ``(E, enqueue order)`` is eligible and still waits. With an
+    early start of A ms declared, items whose ``E`` differ by less than A may start in either
+    order (spec §8).
 
     Starts at the same instant may come in any order; retries are left to the time checks
     (their key depends on when the failure was recorded)."""
     keys = _fifo_keys(recording)
+    asked = _cancels_asked(recording)
     started = sorted((item["starts"][0], ref) for ref, item in items.items() if item["starts"])
     for began, ref in started:
         item = items[ref]
@@ -371,9 +377,12 @@ def _check_fifo(
             continue
         for other, earlier in items.items():
             if (other == ref or earlier["pool"] != item["pool"] or other not in keys
-                    or keys[other] >= keys[ref] or keys[other][0] > began):
+                    or keys[other] >= keys[ref] or keys[other][0] > began
+                    or keys[ref][0] - keys[other][0] < early_ms):
                 continue
-            waited_until = [*earlier["starts"][:1], *(t for t, _, _ in earlier["terminals"][:1])]
+            # A cancel asked for no longer waits, however late its end is recorded (C).
+            waited_until = [*earlier["starts"][:1], *(t for t, _, _ in earlier["terminals"][:1]),
+                            *asked.get(other, [])]
             if earlier["outcome"]["kind"] == "rejected" or (
                 waited_until and min(waited_until) <= began
             ):
@@ -384,6 +393,64 @@ def _check_fifo(
                                 f"{other}, ahead of it in FIFO order and eligible since "
                                 f"{keys[other][0]} ms, still waited", ["ORD-1"])
             return
+
+
+def _freed(
+    ref: str, k: int, since: float, until: int, items: Mapping[str, Mapping[str, Any]],
+    recording: Recording,
+) -> float:
+    """The last instant in ``[since, until]`` at which the pool of ``ref`` stopped being full
+    in the implementation's own history (its attempts other than ``ref``'s ``k``-th, from
+    their recorded start to their recorded end, reaching its limit, or it paused), or
+    ``since`` when it was never full then. A start that lags this instant by at most the
+    start lag is as timely as WC-1 asks, whatever the model's times (spec §8)."""
+    pool = items[ref]["pool"]
+    busy = []
+    for other, item in items.items():
+        if item["pool"] != pool:
+            continue
+        for j, began in enumerate(item["starts"]):
+            if other == ref and j == k - 1:
+                continue
+            ended = item["ends"][j] if j < len(item["ends"]) else math.inf
+            busy.append((began, ended))
+    limits = [(0, int(recording.scenario["pools"][pool]["maxParallelism"]))]
+    for index, step in enumerate(recording.scenario["steps"]):
+        if (step["op"] == "configure" and step["pool"] == pool and index < len(recording.calls)
+                and "error" not in recording.calls[index]["result"]
+                and "maxParallelism" in step):
+            limits.append((recording.calls[index]["t"], int(step["maxParallelism"])))
+    points = sorted({since, *(x for pair in busy for x in pair if since <= x < until),
+                     *(t for t, _ in limits if since <= t < until)})
+    last = since
+    for i, x in enumerate(points):
+        limit = [n for t, n in limits if t <= x][-1]
+        if sum(1 for began, ended in busy if began <= x < ended) >= limit:
+            last = points[i + 1] if i + 1 < len(points) else until
+    return last
+
+
+def _cancels_asked(recording: Recording) -> dict[str, list[int]]:
+    """Per ref, the instant of the first accepted cancel or cancelAll of its pool that names
+    it (a cancelAll names the work its pool issued before it)."""
+    asked: dict[str, list[int]] = {}
+    issued: list[tuple[str, str]] = []
+    for index, step in enumerate(recording.scenario["steps"]):
+        if index >= len(recording.calls):
+            break
+        call = recording.calls[index]
+        accepted = "error" not in call["result"] and "skipped" not in call["result"]
+        if step["op"] in ("enqueue", "enqueueBatch") and accepted:
+            refs = [step["ref"]] if step["op"] == "enqueue" else step["refs"]
+            issued += [(ref, step["pool"]) for ref in refs]
+        elif step["op"] == "cancel" and accepted:
+            if (step["ref"], step["pool"]) in issued:
+                asked.setdefault(step["ref"], [call["t"]])
+        elif step["op"] == "cancelAll" and accepted:
+            for ref, pool in issued:
+                if pool == step["pool"]:
+                    asked.setdefault(ref, [call["t"]])
+    return asked
 
 
 def _outcome_rules(
@@ -447,7 +514,9 @@ def _check_item(
             _check_window(f"item {ref}: attempt {k} started", item["starts"][k - 1],
                           attempt["start"], items, latency, diverge, ["WC-1", *retried],
                           _early_start_rules(ref, k, attempt["start"], items, recording),
-                          early_ms=latency.get("earlyStartMs", 0))
+                          early_ms=latency.get("earlyStartMs", 0),
+                          freed=functools.partial(_freed, ref, k, items=items,
+                                                  recording=recording))
         if "end" in attempt and k <= len(item["ends"]):
             window = attempt["end"]
             rules = {"timeoutSlackMs": "TMO-1"}.get(window["window"], "EXE-1")
@@ -464,18 +533,35 @@ def _check_item(
     if len(item["retries"]) != len(retries) and not undrawn:
         diverge(last_t, _OUTCOME, f"item {ref}: {len(item['retries'])} retries, expected "
                                   f"{len(retries)}", ["RTY-1"])
-    for retry, seen in zip(retries, item["retries"], strict=False):
+    last_k = len(item["retries"])
+    for k, (retry, seen) in enumerate(zip(retries, item["retries"], strict=False), start=1):
         low, high = retry["delayMs"]
         delay = seen["delayMs"]
-        if type(delay) not in (int, float) or not low <= delay <= high:
+        decided = seen.get("decidedAt", seen["t"])
+        if decided is None:  # Protocol 2: a cancel was handled before the retry was decided.
+            if k != last_k or item["outcome"].get("kind") != "canceled" or seen["retryAt"] \
+                    is not None or delay is not None:
+                diverge(seen["t"], _TIME, f"item {ref}: retry after attempt {retry['attempt']} "
+                                          "is never decided (decidedAt null), but the item is "
+                                          "not canceled before it or gives a delay", ["RTY-2"])
+            continue
+        if type(decided) is not int or not (
+            seen["t"] <= decided <= seen["t"] + latency.get("completionLagMs", 0)
+        ):
+            diverge(seen["t"], _TIME, f"item {ref}: retry after attempt {retry['attempt']} "
+                                      f"decided at {decided!r} ms, outside [{seen['t']}, "
+                                      f"{seen['t'] + latency.get('completionLagMs', 0)}] (the "
+                                      "failure + completionLagMs)", ["RTY-2"])
+        elif type(delay) not in (int, float) or not low <= delay <= high:
             diverge(seen["t"], _TIME, f"item {ref}: retry after attempt {retry['attempt']} "
                                       f"waits {delay!r} ms, outside the jitter bounds "
                                       f"[{low}, {high}]", ["RTY-2"])
         elif type(seen["retryAt"]) not in (int, float) or not _retry_at_conforms(
-            seen["retryAt"] - seen["t"] - delay, latency, deviations
+            seen["retryAt"] - decided - delay, latency, deviations
         ):
             diverge(seen["t"], _TIME, f"item {ref}: retryAt {seen['retryAt']!r} is not the "
-                                      f"failure time {seen['t']} + delayMs {delay}", ["RTY-2"])
+                                      f"{'failure' if decided == seen['t'] else 'decision'} "
+                                      f"time {decided} + delayMs {delay}", ["RTY-2"])
     if expected["end"] is not None and item["terminals"]:
         window = expected["end"]
         ended = ["CAN-1"] if not attempts else ["EXE-1"]
@@ -579,10 +665,13 @@ def _check_window(
     early: Sequence[str],
     *,
     early_ms: int = 0,
+    freed: Callable[[float, int], float] | None = None,
 ) -> None:
     """Check that ``value`` lies in ``window``; ``late``/``early`` name the rules a value
     after/before it is evidence against. ``early_ms``: a start may come this much before the
-    eligibility times (``at``, ``retryAt``) its window is anchored to."""
+    eligibility times (``at``, ``retryAt``) its window is anchored to. ``freed(since,
+    value)``: for a start, when its pool last stopped being full in the implementation's own
+    history (spec §8: a start lags the instant *its own* history allows by at most L)."""
     low = _resolve(window["from"], items, early_ms)
     model_t = int(window.get("modelT") or 0)
     if low is None:
@@ -592,7 +681,10 @@ def _check_window(
         return
     high = _resolve(window["from"], items) if early_ms else low
     assert high is not None
-    high += latency.get(window["window"], 0)
+    slack = latency.get(window["window"], 0)
+    if freed is not None and value > high + slack and slack:
+        high = max(high, freed(high, value))
+    high += slack
     if not low <= value <= high:
         bound = f"at {_n(low)} ms" if low == high else f"in [{_n(low)}, {_n(high)}] ms"
         diverge(model_t, _TIME, f"{what} at {value} ms, expected {bound} "

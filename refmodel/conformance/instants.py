@@ -1,0 +1,350 @@
+"""Calls and work of one instant, in the other order (spec §7 and §8).
+
+The model handles the calls a scenario makes at an instant before the starts due at it (the
+CALL phase comes before START), so a cancel or ``cancelAll`` made at the instant work was
+enqueued finds it still waiting. Two other orders are admitted:
+
+- **starts first** (spec §8): an implementation that declares a start or completion lag may
+  start work the moment it is due, before the next call of the same instant; the call then
+  finds the work running, which is as correct;
+- **spared** (the named deviation ``CAN-7/same-instant-enqueue-spared``, spec §7): a
+  ``cancelAll`` that misses some of the work enqueued in its own millisecond; that work then
+  runs as if enqueued after the call.
+
+A recording outside a fixture's expectations is judged again against the model played in the
+order the recording shows: the same steps, with ``advance 0`` before each call that met a
+start of its instant, and each ``cancelAll`` that spared work replaced by a cancel of every
+other item of its pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import attrs
+
+from refmodel.adapter import ModelAdapter
+from refmodel.conformance.expect import expectations
+from refmodel.conformance.files import Fixture
+from refmodel.conformance.play import Recording, enqueue_steps, observe, play
+from refmodel.conformance.verdicts import (
+    Divergence,
+    Verdict,
+    check_recording,
+    deviations_of,
+    divergences,
+    latency_of,
+)
+from refmodel.constants import SEGMENT_MS
+from refmodel.workpool.profiles import CURRENT_BUCKETED as BUCKETED
+
+SPARED = "CAN-7/same-instant-enqueue-spared"
+"""The named deviation of a ``cancelAll`` that misses work enqueued in its millisecond."""
+
+_ADVANCE_0 = {"op": "advance", "ms": 0}
+
+
+@attrs.frozen
+class Reordered:
+    """A scenario played in the order a recording shows.
+
+    Attributes:
+        scenario: the steps, reordered as said in the module's text.
+        origin: per step index of ``scenario``, the index of the recording's step it stands
+            for.
+        ops: per step index of the recording, its op.
+        deviation: the named deviation the order needs, or ``""``.
+        spared, first: the spared work per ``cancelAll`` step, and the calls preceded by
+            ``advance 0``.
+    """
+
+    scenario: dict[str, Any]
+    origin: dict[int, int]
+    ops: dict[int, str]
+    deviation: str
+    spared: Mapping[int, set[str]] = attrs.field(factory=dict)
+    first: frozenset[int] = frozenset()
+    early: Mapping[int, tuple[tuple[str, str, int], ...]] = attrs.field(factory=dict)
+    """Per step index of the recording, the cancels (pool, ref, the cancel step they stand
+    for) played just before it."""
+    before: Mapping[int, int] = attrs.field(factory=dict)
+    """Per inserted ``advance 0`` of ``scenario``, the recording's step it precedes."""
+    profile: str = ""
+    """The profile the model plays ``scenario`` under instead of its own, or ``""``."""
+
+
+def reorderings(
+    recording: Recording, latency: Mapping[str, int], deviations: frozenset[str] = frozenset()
+) -> Iterator[Reordered]:
+    """The orders other than the model's that ``recording`` may have played its instants in:
+    its starts first (no deviation needed), the spared work alone, then both; none when it
+    shows neither."""
+    scenario = recording.scenario
+    items = observe(recording)["items"]
+    issued = enqueue_steps(scenario)
+    spared = _spared(recording, items, issued) if SPARED in deviations else {}
+    lagging = bool(latency.get("startLagMs", 0) or latency.get("completionLagMs", 0))
+    first = _starts_first(recording, items, issued, {}) if lagging else set()
+    both = _starts_first(recording, items, issued, spared) if lagging and spared else set()
+    # An early start of A ms lets work start at the start of its segment, as the
+    # current-bucketed profile plays it: the same orders are tried on it too.
+    profiles = [""]
+    if latency.get("earlyStartMs", 0) >= SEGMENT_MS - 1 and scenario.get("profile") == "current":
+        profiles.append(BUCKETED.name)
+    for profile in profiles:
+        if lagging:  # The model's order, with the cancels that met lagged starts made earlier.
+            yield _reorder(recording, issued, {}, set(), "", profile=profile)
+        if first:
+            yield _reorder(recording, issued, {}, first, "", profile=profile)
+        if spared:
+            yield _reorder(recording, issued, spared, set(), SPARED, profile=profile)
+        if both:
+            yield _reorder(recording, issued, spared, both, SPARED, profile=profile)
+
+
+def _accepted(recording: Recording, index: int) -> bool:
+    if index >= len(recording.calls):
+        return False
+    result = recording.calls[index]["result"]
+    return "skipped" not in result and "error" not in result
+
+
+def _issued_before(
+    recording: Recording, issued: Mapping[str, Mapping[str, Any]], index: int, pool: str
+) -> list[str]:
+    """The refs of ``pool`` enqueued (and given an id) by the steps before ``index``."""
+    steps = recording.scenario["steps"]
+    refs = []
+    for ref, enqueue in issued.items():
+        if enqueue["pool"] != pool or ref not in recording.refs:
+            continue
+        where = next(i for i, step in enumerate(steps) if step is enqueue)
+        if where < index:
+            refs.append(ref)
+    return refs
+
+
+def _spared(
+    recording: Recording,
+    items: Mapping[str, Mapping[str, Any]],
+    issued: Mapping[str, Mapping[str, Any]],
+) -> dict[int, set[str]]:
+    """Per ``cancelAll`` step, the work enqueued at its instant that it did not cancel."""
+    steps = recording.scenario["steps"]
+    spared: dict[int, set[str]] = {}
+    for index, step in enumerate(steps):
+        if step["op"] != "cancelAll" or not _accepted(recording, index):
+            continue
+        t = recording.calls[index]["t"]
+        for ref in _issued_before(recording, issued, index, step["pool"]):
+            enqueue = issued[ref]
+            at = recording.calls[next(i for i, s in enumerate(steps) if s is enqueue)]["t"]
+            if at == t and items[ref]["outcome"]["kind"] != "canceled":
+                spared.setdefault(index, set()).add(ref)
+    return spared
+
+
+def _starts_first(
+    recording: Recording,
+    items: Mapping[str, Mapping[str, Any]],
+    issued: Mapping[str, Mapping[str, Any]],
+    spared: Mapping[int, set[str]],
+) -> set[int]:
+    """The cancel and ``cancelAll`` steps at whose instant the implementation started work
+    they name (its first attempt; spared work is not named)."""
+    first = set()
+    for index, step in enumerate(recording.scenario["steps"]):
+        if step["op"] not in ("cancel", "cancelAll") or not _accepted(recording, index):
+            continue
+        if step["op"] == "cancel":
+            named = [step["ref"]] if issued[step["ref"]]["pool"] == step["pool"] else []
+        else:
+            named = [ref for ref in _issued_before(recording, issued, index, step["pool"])
+                     if ref not in spared.get(index, set())]
+        t = recording.calls[index]["t"]
+        if any(items[ref]["starts"][:1] == [t] for ref in named):
+            first.add(index)
+    return first
+
+
+def _reorder(
+    recording: Recording,
+    issued: Mapping[str, Mapping[str, Any]],
+    spared: Mapping[int, set[str]],
+    first: set[int] | frozenset[int],
+    deviation: str,
+    early: Mapping[int, tuple[tuple[str, str, int], ...]] | None = None,
+    profile: str = "",
+) -> Reordered:
+    played: list[dict[str, Any]] = []
+    origin: dict[int, int] = {}
+    before: dict[int, int] = {}
+    for index, step in enumerate(recording.scenario["steps"]):
+        for pool, ref, stands_for in (early or {}).get(index, ()):
+            origin[len(played)] = stands_for
+            played.append({"op": "cancel", "pool": pool, "ref": ref})
+        if index in first and (not played or played[-1] != _ADVANCE_0):
+            before[len(played)] = index
+            played.append(dict(_ADVANCE_0))
+        if index in spared:
+            for ref in _issued_before(recording, issued, index, step["pool"]):
+                if ref not in spared[index]:
+                    origin[len(played)] = index
+                    played.append({"op": "cancel", "pool": step["pool"], "ref": ref})
+            continue
+        origin[len(played)] = index
+        played.append(dict(step))
+    ops = {index: str(step["op"]) for index, step in enumerate(recording.scenario["steps"])}
+    scenario = {**dict(recording.scenario), "steps": played}
+    return Reordered(scenario, origin, ops, deviation, spared=spared, first=frozenset(first),
+                     early=dict(early or {}), before=before, profile=profile)
+
+
+def _lagged_cancels(
+    recording: Recording,
+    reordered: Reordered,
+    model: Recording,
+    issued: Mapping[str, Mapping[str, Any]],
+    latency: Mapping[str, int],
+) -> dict[int, tuple[tuple[str, str, int], ...]]:
+    """The cancels to play earlier: work a cancel or ``cancelAll`` names that the
+    implementation had not started at the call and canceled, while the model (playing
+    ``reordered``) had started it at most the start and completion lags before. Such work met
+    the cancel still waiting because its start lagged, as spec §8 allows: it is canceled as
+    if the call came just before the model's start."""
+    lag = latency.get("startLagMs", 0) + latency.get("completionLagMs", 0)
+    items = observe(recording)["items"]
+    model_items = observe(model)["items"]
+    steps = reordered.scenario["steps"]
+    early = {index: list(cancels) for index, cancels in reordered.early.items()}
+    found = False
+    for at, step in enumerate(steps):
+        index = reordered.origin.get(at)
+        if step["op"] not in ("cancel", "cancelAll") or index is None \
+                or not _accepted(recording, index):
+            continue
+        t = recording.calls[index]["t"]
+        if recording.scenario["steps"][index]["op"] == "cancel":
+            named = [step["ref"]] if issued[step["ref"]]["pool"] == step["pool"] else []
+        else:
+            named = [ref for ref in _issued_before(recording, issued, index, step["pool"])
+                     if ref not in reordered.spared.get(index, set())]
+        for ref in named:
+            seen, modeled = items[ref], model_items.get(ref)
+            if (seen["outcome"]["kind"] != "canceled" or (seen["starts"][:1] and
+                    seen["starts"][0] <= t) or modeled is None or not modeled["starts"]):
+                continue
+            began = modeled["starts"][0]
+            if not t - lag <= began <= t:
+                continue
+            carried = next((j for j in range(at) if steps[j]["op"] == "advance"
+                            and model.calls[j]["t"] <= began <= model.calls[j]["result"]["now"]
+                            and _enqueued_before(steps, j, ref)), None)
+            if carried is None:
+                continue
+            where = reordered.before.get(carried, reordered.origin.get(carried))
+            if where is None:
+                continue
+            cancel = (step["pool"], ref, index)
+            if cancel not in early.setdefault(where, []):
+                early[where].append(cancel)
+                found = True
+    return {index: tuple(cancels) for index, cancels in early.items()} if found else {}
+
+
+def _enqueued_before(steps: list[dict[str, Any]], at: int, ref: str) -> bool:
+    return any((step["op"] == "enqueue" and step.get("ref") == ref)
+               or (step["op"] == "enqueueBatch" and ref in step.get("refs", ()))
+               for step in steps[:at])
+
+
+def _play_model(scenario: Mapping[str, Any], profile: str = "") -> Recording:
+    adapter = ModelAdapter(profile)
+    try:
+        return play(adapter, scenario)
+    finally:
+        adapter.close()
+
+
+def candidates(
+    recording: Recording, latency: Mapping[str, int], deviations: frozenset[str] = frozenset()
+) -> Iterator[tuple[Reordered, dict[str, Any]]]:
+    """Each of :func:`reorderings` with its expectations, then with the cancels that met
+    lagged starts played earlier (:func:`_lagged_cancels`), until there are none left."""
+    issued = enqueue_steps(recording.scenario)
+    tried: list[Any] = []
+    for reordered in reorderings(recording, latency, deviations):
+        for _ in range(len(issued) + 1):
+            played = [reordered.profile, reordered.scenario["steps"]]
+            if played in tried:
+                break
+            tried.append(played)
+            model = _play_model(reordered.scenario, reordered.profile)
+            yield reordered, _numbered(reordered, model)
+            early = _lagged_cancels(recording, reordered, model, issued, latency)
+            if not early:
+                break
+            reordered = _reorder(recording, issued, reordered.spared, reordered.first,
+                                 reordered.deviation, early, reordered.profile)
+
+
+def reordered_expectations(reordered: Reordered) -> dict[str, Any]:
+    """The expectations of a reordered scenario, played on the model, with its calls numbered
+    as the recording's steps (the cancels standing for one ``cancelAll`` are one call).
+
+    Raises:
+        ConformanceError: the model's recording cannot be explained (a model bug).
+    """
+    return _numbered(reordered, _play_model(reordered.scenario, reordered.profile))
+
+
+def _numbered(reordered: Reordered, model: Recording) -> dict[str, Any]:
+    expect = expectations(model)
+    calls: dict[int, dict[str, Any]] = {}
+    for call in expect["calls"]:
+        index = reordered.origin.get(call["step"])
+        if index is not None and index not in calls:
+            calls[index] = {**call, "step": index, "op": reordered.ops[index]}
+    expect["calls"] = sorted(calls.values(), key=lambda call: int(call["step"]))
+    return expect
+
+
+def divergences_in_either_order(
+    expect: Mapping[str, Any],
+    recording: Recording,
+    latency: Mapping[str, int],
+    deviations: frozenset[str] = frozenset(),
+) -> list[Divergence]:
+    """:func:`~refmodel.conformance.verdicts.divergences`, or none when the recording is
+    within the expectations of one of its :func:`reorderings`."""
+    found = divergences(expect, recording, latency, deviations)
+    if found:
+        for _, alternative in candidates(recording, latency, deviations):
+            if not divergences(alternative, recording, latency, deviations):
+                return []
+    return found
+
+
+def check_in_either_order(
+    fixture: Fixture, recording: Recording | None, handshake: Mapping[str, Any]
+) -> list[Verdict]:
+    """:func:`~refmodel.conformance.verdicts.check_recording`, passing a recording that fails
+    the fixture's expectations but is within those of one of its :func:`reorderings` (the
+    pass says which order, and the deviation it needed)."""
+    verdicts = check_recording(fixture, recording, handshake)
+    if recording is None or all(verdict.outcome != "fail" for verdict in verdicts):
+        return verdicts
+    latency = latency_of(handshake)
+    for reordered, expect in candidates(recording, latency, deviations_of(handshake)):
+        alternative = attrs.evolve(fixture, expect=expect)
+        again = check_recording(alternative, recording, handshake)
+        if any(verdict.outcome == "fail" for verdict in again):
+            continue
+        why = (f"{verdicts[0].detail.split(' (and ')[0]}: cancelAll spared work enqueued at "
+               "its instant" if reordered.deviation else
+               "work started at the instant of a call that names it, before the call (spec §8)")
+        return [attrs.evolve(verdict, detail=verdict.detail or why,
+                             deviation=verdict.deviation or reordered.deviation)
+                for verdict in again]
+    return verdicts

@@ -1,0 +1,242 @@
+"""The harness admits the orders a lagging implementation may play one instant in, and only
+those (spec §7 and §8): work started before a call of its instant, a cancel that met a start
+still lagging, cancelAll sparing work of its millisecond (a named deviation), starts anchored
+on the implementation's own slot history, FIFO within the early-start bound, and retries
+decided after the failure (protocol 2's ``decidedAt``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from refmodel.adapter import ModelAdapter
+from refmodel.checker import CheckOptions, check
+from refmodel.conformance import load_fixture, run_conformance
+from refmodel.conformance.expect import make_fixture
+from refmodel.conformance.files import Fixture
+from refmodel.conformance.play import play
+from refmodel.conformance.verdicts import divergences
+from tests.spec import checks
+from tests.test_real_component import FIXTURES
+
+LAG = {"startLagMs": 250, "completionLagMs": 250}
+WORK = {"work": {"kind": "action", "attempts": [{"durationMs": 10, "returns": "ok"}]}}
+
+
+class Lagging(ModelAdapter):
+    """The model, declaring latency bounds and deviations; ``eager``: it starts due work
+    between two calls of one instant, before the next call."""
+
+    def __init__(self, *, latency: Mapping[str, int], deviations: tuple[str, ...] = (),
+                 eager: bool = False) -> None:
+        super().__init__()
+        self._latency = dict(latency)
+        self._deviations = list(deviations)
+        self._eager = eager
+
+    def handshake(self) -> dict[str, Any]:
+        answer = super().handshake()
+        answer["latency"] = dict(self._latency)
+        answer["deviations"] = list(self._deviations)
+        return answer
+
+    def call(self, step: Mapping[str, Any]) -> dict[str, Any]:
+        answer = super().call(step)
+        if self._eager and step["op"] in ("enqueue", "enqueueBatch"):
+            world = self._require()
+            world.run_until(world.now)  # The instant's starts, before the next call.
+        return answer
+
+
+def _fixture(steps: list[dict[str, Any]], name: str = "instant") -> Fixture:
+    return make_fixture(name=name, description="An instant's calls and starts.",
+                        rules=["CAN-7"], level="MUST",
+                        scenario={"profile": "current", "seed": 0,
+                                  "pools": {"p": {"maxParallelism": 1}}, "functions": WORK,
+                                  "steps": steps})
+
+
+CANCEL_ALL_AT_ENQUEUE: list[dict[str, Any]] = [
+    {"op": "enqueue", "pool": "p", "fn": "work", "args": {}, "ref": "a"},
+    {"op": "enqueue", "pool": "p", "fn": "work", "args": {}, "ref": "b"},
+    {"op": "cancelAll", "pool": "p"},
+    {"op": "advance", "ms": 30},
+]
+
+
+@checks("CAN-7", "CAN-6", "CNF-1")
+def test_work_started_before_a_call_of_its_instant_passes_only_with_a_lag() -> None:
+    """a starts between its enqueue and the cancelAll: the call finds it running, which a
+    lagging implementation may do; without a declared lag it is a divergence."""
+    fixture = _fixture(CANCEL_ALL_AT_ENQUEUE)
+    assert fixture.expect["items"]["a"]["outcome"] == {"kind": "canceled"}
+    lagging = run_conformance(Lagging(latency=LAG, eager=True), [fixture])
+    assert lagging.ok, lagging.text()
+    assert "before the call" in lagging.verdicts[0].detail
+    assert not lagging.verdicts[0].deviation
+    strict = run_conformance(Lagging(latency={}, eager=True), [fixture])
+    assert not strict.ok
+    assert "item a: outcome" in strict.failures()[0].detail
+
+
+class Spares(Lagging):
+    """A cancelAll that misses the work enqueued in its own millisecond (the last one)."""
+
+    def call(self, step: Mapping[str, Any]) -> dict[str, Any]:
+        if step["op"] == "cancelAll":
+            world = self._require()
+            pool = world.pools[step["pool"]]
+            for ref_id in self._issued[:-1]:
+                pool.cancel(world.client, ref_id)
+            return {}
+        answer = super().call(step)
+        if step["op"] == "enqueue" and "id" in answer:
+            self._issued.append(answer["id"])
+        return answer
+
+    def reset(self, scenario: Mapping[str, Any]) -> None:
+        super().reset(scenario)
+        self._issued: list[str] = []
+
+
+SPARING: list[dict[str, Any]] = [
+    {"op": "enqueue", "pool": "p", "fn": "work", "args": {}, "ref": "a"},
+    {"op": "advance", "ms": 1},
+    {"op": "enqueue", "pool": "p", "fn": "work", "args": {}, "ref": "b"},
+    {"op": "enqueue", "pool": "p", "fn": "work", "args": {}, "ref": "c"},
+    {"op": "cancelAll", "pool": "p"},
+    {"op": "advance", "ms": 30},
+]
+
+
+@checks("CAN-7", "CNF-1")
+def test_cancel_all_sparing_its_instant_passes_only_with_its_named_deviation() -> None:
+    """a runs; b and c are enqueued at 1 ms with the cancelAll: c, spared, runs after a."""
+    fixture = _fixture(SPARING)
+    declared = run_conformance(
+        Spares(latency=LAG, deviations=("CAN-7/same-instant-enqueue-spared",)), [fixture])
+    assert declared.ok, declared.text()
+    assert {v.deviation for v in declared.verdicts} == {"CAN-7/same-instant-enqueue-spared"}
+    undeclared = run_conformance(Spares(latency=LAG), [fixture])
+    assert not undeclared.ok
+    assert "item c: outcome" in undeclared.failures()[0].detail
+
+
+@checks("WC-1", "CNF-1")
+def test_a_start_is_anchored_on_the_implementations_own_slot_history() -> None:
+    """One slot, three 1 ms items, then work due at 23 ms: the model starts it at 23; an
+    implementation whose every start lags 200 ms frees the slot at 403 ms and starts it at
+    603. Judged by the model's times alone it would be 330 ms late; judged on its own history
+    (the slot was busy until 403) it is within the 250 ms start lag."""
+    steps = [
+        {"op": "enqueue", "pool": "p", "fn": "quick", "args": {}, "ref": ref}
+        for ref in ("a", "b", "c")
+    ] + [{"op": "enqueue", "pool": "p", "fn": "quick", "args": {}, "ref": "d",
+          "options": {"runAfter": 23}}, {"op": "advance", "ms": 1000}]
+    scenario = {"profile": "current", "seed": 0, "pools": {"p": {"maxParallelism": 1}},
+                "functions": {"quick": {"kind": "action",
+                                        "attempts": [{"durationMs": 1, "returns": "ok"}]}},
+                "steps": steps}
+    fixture = make_fixture(name="anchored", description="Anchored starts.", rules=["WC-1"],
+                           level="MUST", scenario=scenario)
+    recording = play(ModelAdapter(), scenario)
+    shifted = _shift_starts(recording.events, {"a": 0, "b": 200, "c": 400, "d": 580},
+                            recording.refs)
+    lagging = divergences(fixture.expect, _with_events(recording, shifted), LAG)
+    assert lagging == [], lagging
+    # The same start with the slot idle since 203 ms is late.
+    idle = _shift_starts(recording.events, {"a": 0, "b": 200, "c": 200, "d": 580},
+                         recording.refs)
+    found = divergences(fixture.expect, _with_events(recording, idle), LAG)
+    assert any("d: attempt 1 started at 603" in d.what and "WC-1" in d.rules for d in found)
+
+
+def _shift_starts(events: Any, shifts: Mapping[str, int], refs: Any) -> list[dict[str, Any]]:
+    """The events with each item's start and end moved ``shifts[ref]`` ms later."""
+    by_id = {where["id"]: ref for ref, where in refs.items()}
+    out = []
+    for event in events:
+        moved = dict(event)
+        ref = by_id.get(event.get("id"))
+        if ref is not None and event["kind"] in ("started", "succeeded"):
+            moved["t"] = event["t"] + shifts[ref]
+        out.append(moved)
+    return sorted(out, key=lambda e: e["t"])
+
+
+def _with_events(recording: Any, events: list[dict[str, Any]]) -> Any:
+    import attrs
+
+    return attrs.evolve(recording, events=tuple(events))
+
+
+@checks("ORD-1", "CNF-1")
+def test_fifo_may_invert_within_the_early_start_bound_only() -> None:
+    """runAt 35 and runAt 24 in one 100 ms segment: the component starts them in enqueue
+    order. Within earlyStartMs 99 that is admitted; with no early start it is ORD-1."""
+    steps = [
+        {"op": "enqueue", "pool": "p", "fn": "quick", "args": {}, "ref": "a"},
+        {"op": "enqueue", "pool": "p", "fn": "quick", "args": {}, "ref": "late",
+         "options": {"runAt": 35}},
+        {"op": "enqueue", "pool": "p", "fn": "quick", "args": {}, "ref": "soon",
+         "options": {"runAt": 24}},
+        {"op": "advance", "ms": 1000},
+    ]
+    scenario = {"profile": "current", "seed": 0, "pools": {"p": {"maxParallelism": 1}},
+                "functions": {"quick": {"kind": "action",
+                                        "attempts": [{"durationMs": 100, "returns": "ok"}]}},
+                "steps": steps}
+    fixture = make_fixture(name="segment", description="One segment.", rules=["ORD-1"],
+                           level="MUST", scenario=scenario)
+    recording = play(ModelAdapter(), scenario)
+    swapped = _shift_starts(recording.events, {"a": 0, "late": -100, "soon": 100},
+                            recording.refs)
+    early = divergences(fixture.expect, _with_events(recording, swapped),
+                        {**LAG, "earlyStartMs": 99})
+    assert not [d for d in early if "still waited" in d.what], early
+    strict = divergences(fixture.expect, _with_events(recording, swapped), LAG)
+    assert any("still waited" in d.what and "ORD-1" in d.rules for d in strict)
+
+
+@checks("RTY-2", "CHK-1")
+def test_a_retry_decided_after_the_failure_is_judged_on_its_decided_at() -> None:
+    """Protocol 2: retryAt = decidedAt + delayMs, with decidedAt within completionLagMs of the
+    failure; a retry never decided (decidedAt null) is admitted only before a cancel."""
+    fixture = load_fixture(FIXTURES / "rty-1-retry-until-success.json")
+    recording = play(ModelAdapter(), fixture.scenario)
+    late = []
+    for event in recording.events:
+        moved = dict(event)
+        if event["kind"] == "retrying":
+            data = dict(event["data"])
+            data["decidedAt"] = event["t"] + 100
+            data["retryAt"] = data["retryAt"] + 100
+            moved["data"] = data
+        late.append(moved)
+    within = divergences(fixture.expect, _with_events(recording, late), LAG)
+    assert not [d for d in within if "decided at" in d.what or "is not the" in d.what], within
+    beyond = divergences(fixture.expect, _with_events(recording, late),
+                         {**LAG, "completionLagMs": 50})
+    assert any("decided at" in d.what for d in beyond)
+    undecided = []
+    for event in recording.events:
+        moved = dict(event)
+        if event["kind"] == "retrying":
+            moved["data"] = {**event["data"], "delayMs": None, "retryAt": None,
+                             "decidedAt": None}
+        undecided.append(moved)
+    found = divergences(fixture.expect, _with_events(recording, undecided), LAG)
+    assert any("never decided" in d.what for d in found)
+    # The trace checker reads the same field.
+    lines = _trace_lines(late)
+    decided = check(lines, options=CheckOptions(completion_lag_ms=250, start_lag_ms=250))
+    assert not [v for v in decided.violations if "decided" in v.message], decided.violations
+    too_late = check(lines, options=CheckOptions(completion_lag_ms=50, start_lag_ms=250))
+    assert any("decided at 110," in v.message and v.rule == "RTY-2"
+               for v in too_late.violations), too_late.violations
+
+
+def _trace_lines(events: list[dict[str, Any]]) -> list[str]:
+    import json
+
+    return [json.dumps({**event, "seq": seq}) for seq, event in enumerate(events, start=1)]
