@@ -109,6 +109,12 @@ DEVIATIONS: dict[str, str] = {
     "CAN-5/foreign-id-cancel-ignored": "a cancel of an id another pool issued is accepted and "
     "does nothing instead of being refused (the current component under convex-test checks "
     "ids only by table name)",
+    "CAN-7/paged-cancel-all": "cancelAll with a limit cancels its first page (the newest "
+    "waiting items) at the call and each further page in a later transaction, so work the "
+    "loop starts before its page lands runs on",
+    "CAN-7/same-instant-enqueue-spared": "cancelAll may leave some of the work enqueued in "
+    "the millisecond of the call, which then runs as if enqueued after it (the component "
+    "selects work by creation time, which has a sub-millisecond part, against its clock)",
 }
 """The documented deviations of spec section 7 an implementation may declare, by name
 (``<rule>/<what>``): each admits one behaviour its rule otherwise forbids. The model declares

@@ -810,6 +810,57 @@ GAPS: list[dict[str, Any]] = [
              {"op": "cancelAll", "pool": "p", "limit": 1}, status("b"), status("c"),
              advance(20)],
         ),
+        "deviations": {
+            # The first page (the newest item, c) is canceled at the call; b's page lands
+            # after the loop has started b, which then runs on.
+            "CAN-7/paged-cancel-all": {
+                "scenario": scenario(
+                    "current", {"p": {"maxParallelism": 1}}, {"work": action(returns(10, "ok"))},
+                    [enqueue("a", "work"), enqueue("b", "work"), enqueue("c", "work"),
+                     advance(1), cancel("c"), status("b"), status("c"), advance(20)],
+                ),
+            },
+        },
+    },
+    {
+        "name": "can-7-cancel-all-covers-the-same-instant",
+        "description": "cancelAll cancels the waiting work enqueued at the instant of the call "
+                       "as well as the work enqueued before it.",
+        "rules": ["CAN-7"],
+        "level": "MUST",
+        "scenario": scenario(
+            "current", {"p": {"maxParallelism": 1}}, {"work": action(returns(10, "ok"))},
+            [enqueue("a", "work"), enqueue("b", "work"), advance(1), enqueue("c", "work"),
+             {"op": "cancelAll", "pool": "p"}, status("b"), status("c"), advance(20)],
+        ),
+    },
+    {
+        "name": "can-7-cancel-all-after-a-burst-of-enqueues",
+        "description": "Four items enqueued into a one-slot pool, then cancelAll, then one more "
+                       "at the same instant: the four are canceled and the last one runs. The "
+                       "current component spares some of the burst (deviation "
+                       "CAN-7/same-instant-enqueue-spared).",
+        "rules": ["CAN-7", "ORD-1"],
+        "level": "MUST",
+        "scenario": scenario(
+            "current", {"p": {"maxParallelism": 1}}, {"work": action(returns(1, "ok"))},
+            [enqueue("a", "work"), enqueue("b", "work"), enqueue("c", "work"),
+             enqueue("d", "work"), {"op": "cancelAll", "pool": "p"}, enqueue("e", "work"),
+             advance(20)],
+        ),
+    },
+    {
+        "name": "can-7-cancel-all-meets-a-start-of-its-instant",
+        "description": "An item enqueued into an idle pool and a cancelAll at the same instant: "
+                       "the model handles the call first and cancels the item; an "
+                       "implementation with a declared lag may start the item before the call, "
+                       "which then finds it running (spec section 8).",
+        "rules": ["CAN-7", "CAN-6"],
+        "level": "MUST",
+        "scenario": scenario(
+            "current", {"p": {"maxParallelism": 1}}, {"work": action(returns(10, "ok"))},
+            [enqueue("a", "work"), {"op": "cancelAll", "pool": "p"}, status("a"), advance(20)],
+        ),
     },
     {
         "name": "rty-4-non-retryable-then-status",
@@ -828,7 +879,8 @@ GAPS: list[dict[str, Any]] = [
 """Fixtures for what the first ones left unobserved: results and contexts at one instant, a
 pool paused while it runs, two pools, work overtaking a runAt, a limit lowered then raised,
 another pool's ids, mutations under retry-by-default and past their timeout, fractional
-backoffs, a cancelAll limit, and the two named deviations."""
+backoffs, a cancelAll limit and a cancelAll at the instant of an enqueue, and the named
+deviations they pin."""
 
 FIXTURES: list[dict[str, Any]] = SEED + CURRENT + GAPS
 """Every fixture source, in the order ``fill`` writes them."""
