@@ -201,6 +201,7 @@ export class World {
   handshake(params = {}) {
     const offered = Array.isArray(params.protocols) ? params.protocols : [1];
     const protocol = offered.includes(PROTOCOL_VERSION) ? PROTOCOL_VERSION : 1;
+    this.protocol = protocol;
     const features = [
       "batch",
       "cancel",
@@ -233,9 +234,13 @@ export class World {
       // specs/workpool.md section 7 and admitted by name (DEVIATIONS in refmodel.constants).
       deviations: [
         "CAN-5/foreign-id-cancel-ignored",
+        "CAN-7/paged-cancel-all",
+        "CAN-7/same-instant-enqueue-spared",
         "ENQ-5/retry-on-mutation-ignored",
         "ONC-3/non-retryable-error-data",
-        "RTY-2/retry-drawn-by-loop",
+        // Protocol 2 reports when each retry was decided (decidedAt), which is latency, not a
+        // deviation; protocol 1 cannot, so there the late draw is admitted by name.
+        ...(protocol === 2 ? [] : ["RTY-2/retry-drawn-by-loop"]),
         "STS-4/foreign-id-finished",
       ],
     };
@@ -463,7 +468,14 @@ export class World {
       // waiting item ends canceled when the loop processes the request (completion lag). An
       // attempt that failed and awaits the loop's retry decision still reads as running in
       // this trace (protocol v1 has no event for it); attemptEndedAt says when it ended.
-      if (item.started > 0 && !item.ended && (item.running || item.pendingRetry)) {
+      // Under protocol 2 a failed attempt awaiting its retry decision is already reported
+      // (retrying), so only running work gets the event.
+      const awaiting = item.pendingRetry && this.protocol !== 2;
+      // The loop may handle one request on several passes: one event per attempt.
+      const again = item.cancelRequestedFor === item.started;
+      if (item.started > 0 && !item.ended && !again && (item.running || awaiting)) {
+        item.cancelRequested = item.cancelRequested || item.running;
+        item.cancelRequestedFor = item.started;
         this.emit("cancel_requested", pool, key, {
           attempt: item.started,
           ...(item.pendingRetry ? { attemptEndedAt: item.pendingRetry.t } : {}),
@@ -476,7 +488,13 @@ export class World {
         // The attempt failed and the component will retry it: the status reads pending from
         // now, but the delay is drawn by the loop when it handles the completion (retryDrawn),
         // or no retry happens if a cancel is processed first.
-        item.pendingRetry = { t: this.vnow(), attempt: data.attempts, error: result.error };
+        item.pendingRetry = {
+          t: this.vnow(),
+          attempt: data.attempts,
+          error: result.error,
+          // A cancel requested while it ran: the spec stops the retry there (CAN-6).
+          afterCancel: item.cancelRequested === true,
+        };
         item.running = false;
         return;
       }
@@ -498,12 +516,35 @@ export class World {
           ...extra,
         });
       } else {
-        this.emit("canceled", pool, key, {
-          attempt: item.started,
-          wasRunning: failed !== null,
-          ...(failed ? { error: failed.error, failedAt: failed.t } : {}),
-          ...extra,
-        });
+        if (failed && this.protocol === 2 && !failed.afterCancel) {
+          // The attempt failed with a retry to come, but the loop handled the cancel before it
+          // decided the retry: reported at the failure, never decided (protocol 2).
+          this.emit(
+            "retrying",
+            pool,
+            key,
+            { attempt: failed.attempt, error: failed.error, delayMs: null, retryAt: null, decidedAt: null },
+            failed.t,
+          );
+        }
+        // An attempt that failed after its cancel was requested ended the item there: the
+        // loop frees its slot when it handles the failure (and may start the next item in
+        // that pass), before this completion runs, so it is reported at the failure.
+        const endedAt = failed?.afterCancel ? failed.t : this.vnow();
+        this.emit(
+          "canceled",
+          pool,
+          key,
+          {
+            attempt: item.started,
+            wasRunning: failed !== null && (this.protocol !== 2 || failed.afterCancel),
+            ...(failed && (this.protocol !== 2 || failed.afterCancel)
+              ? { error: failed.error, failedAt: failed.t }
+              : {}),
+            ...extra,
+          },
+          endedAt,
+        );
       }
     } else if (name === "retryDrawn") {
       const failed = item.pendingRetry;
@@ -523,7 +564,10 @@ export class World {
           delayMs,
           retryAt,
           delayMsExact: data.delayMs,
-          drawnAt: this.vnow(),
+          // The component's clock when it drew (startTime = its now + the delay).
+          ...(this.protocol === 2
+            ? { decidedAt: Math.max(failed?.t ?? 0, Math.round(data.startTime - data.delayMs) - EPOCH) }
+            : { drawnAt: this.vnow() }),
           eligibleAt: Math.floor(data.startTime / 100) * 100 - EPOCH,
           ...extra,
         },
@@ -551,10 +595,17 @@ export class World {
   }
 
   /** The component's document id for a protocol id ("<pool>/<docId>"); other strings as is. */
-  docId(id) {
+  docId(id, pool) {
     const text = String(id);
     const slash = text.indexOf("/");
-    if (slash > 0 && this.pools.has(text.slice(0, slash))) return text.slice(slash + 1);
+    if (slash > 0 && this.pools.has(text.slice(0, slash))) {
+      const doc = text.slice(slash + 1);
+      // Another pool's id: under convex-test the same document id may name one of this
+      // pool's own documents, which a deployment (each component with its own tables) cannot
+      // have. An id of the same table that no document has keeps the call as it would be.
+      if (pool !== undefined && text.slice(0, slash) !== pool) return doc.replace(/[0-9]/g, "9");
+      return doc;
+    }
     return text;
   }
 
@@ -574,7 +625,7 @@ export class World {
     const client = pool.client;
     if (op === "enqueue" || op === "enqueueBatch") return this.enqueue(pool, step);
     if (op === "cancel") {
-      await this.t.mutation(async (ctx) => client.cancel(ctx, this.docId(step.id)));
+      await this.t.mutation(async (ctx) => client.cancel(ctx, this.docId(step.id, step.pool)));
       return {};
     }
     if (op === "cancelAll") {
@@ -583,7 +634,7 @@ export class World {
       return {};
     }
     if (op === "status") {
-      const status = await this.t.query(async (ctx) => client.status(ctx, this.docId(step.id)));
+      const status = await this.t.query(async (ctx) => client.status(ctx, this.docId(step.id, step.pool)));
       return { status };
     }
     if (op === "configure") {
