@@ -2,19 +2,24 @@
 
 The model handles the calls a scenario makes at an instant before the starts due at it (the
 CALL phase comes before START), so a cancel or ``cancelAll`` made at the instant work was
-enqueued finds it still waiting. Two other orders are admitted:
+enqueued finds it still waiting. Other orders are admitted:
 
 - **starts first** (spec §8): an implementation that declares a start or completion lag may
   start work the moment it is due, before the next call of the same instant; the call then
   finds the work running, which is as correct;
+- **starts later** (spec §8): work the model starts up to the start and completion lags
+  before a cancel, ``cancelAll`` or pause may not have started yet in the implementation; the
+  call then finds it waiting;
+- **segments** (spec §8): with an early start of at least 99 ms declared, the model also plays
+  the current component's 100 ms segments (``current-bucketed``);
 - **spared** (the named deviation ``CAN-7/same-instant-enqueue-spared``, spec §7): a
   ``cancelAll`` that misses some of the work enqueued in its own millisecond; that work then
   runs as if enqueued after the call.
 
 A recording outside a fixture's expectations is judged again against the model played in the
 order the recording shows: the same steps, with ``advance 0`` before each call that met a
-start of its instant, and each ``cancelAll`` that spared work replaced by a cancel of every
-other item of its pool.
+start of its instant, the work whose start lagged past a call made due just after it, and
+each ``cancelAll`` that spared work replaced by a cancel of every other item of its pool.
 """
 
 from __future__ import annotations
@@ -65,13 +70,10 @@ class Reordered:
     deviation: str
     spared: Mapping[int, set[str]] = attrs.field(factory=dict)
     first: frozenset[int] = frozenset()
-    early: Mapping[int, tuple[tuple[str, str, int], ...]] = attrs.field(factory=dict)
-    """Per step index of the recording, the cancels (pool, ref, the cancel step they stand
-    for) played just before it."""
-    before: Mapping[int, int] = attrs.field(factory=dict)
-    """Per inserted ``advance 0`` of ``scenario``, the recording's step it precedes."""
     profile: str = ""
     """The profile the model plays ``scenario`` under instead of its own, or ``""``."""
+    delayed: Mapping[str, int] = attrs.field(factory=dict)
+    """Per ref, the ``runAt`` its enqueue is given: work whose start lagged past a call."""
 
 
 def reorderings(
@@ -174,18 +176,13 @@ def _reorder(
     spared: Mapping[int, set[str]],
     first: set[int] | frozenset[int],
     deviation: str,
-    early: Mapping[int, tuple[tuple[str, str, int], ...]] | None = None,
     profile: str = "",
+    delayed: Mapping[str, int] | None = None,
 ) -> Reordered:
     played: list[dict[str, Any]] = []
     origin: dict[int, int] = {}
-    before: dict[int, int] = {}
     for index, step in enumerate(recording.scenario["steps"]):
-        for pool, ref, stands_for in (early or {}).get(index, ()):
-            origin[len(played)] = stands_for
-            played.append({"op": "cancel", "pool": pool, "ref": ref})
         if index in first and (not played or played[-1] != _ADVANCE_0):
-            before[len(played)] = index
             played.append(dict(_ADVANCE_0))
         if index in spared:
             for ref in _issued_before(recording, issued, index, step["pool"]):
@@ -194,69 +191,91 @@ def _reorder(
                     played.append({"op": "cancel", "pool": step["pool"], "ref": ref})
             continue
         origin[len(played)] = index
-        played.append(dict(step))
+        if step["op"] == "enqueue" and step["ref"] in (delayed or {}):
+            played.append(_delayed(step, step["ref"], (delayed or {})[step["ref"]]))
+        elif step["op"] == "enqueueBatch" and set(step["refs"]) & set(delayed or {}):
+            # One enqueue per item, at the same instant and in the same order; its call is
+            # the first of them.
+            for k, ref in enumerate(step["refs"]):
+                single = {"op": "enqueue", "pool": step["pool"], "fn": step["fn"],
+                          "args": step["argsList"][k], "ref": ref,
+                          "options": dict(step.get("options", {}))}
+                origin[len(played)] = index
+                played.append(_delayed(single, ref, (delayed or {})[ref])
+                              if ref in (delayed or {}) else single)
+            continue
+        else:
+            played.append(dict(step))
     ops = {index: str(step["op"]) for index, step in enumerate(recording.scenario["steps"])}
     scenario = {**dict(recording.scenario), "steps": played}
     return Reordered(scenario, origin, ops, deviation, spared=spared, first=frozenset(first),
-                     early=dict(early or {}), before=before, profile=profile)
+                     profile=profile, delayed=dict(delayed or {}))
 
 
-def _lagged_cancels(
+def _delayed(step: Mapping[str, Any], ref: str, run_at: int) -> dict[str, Any]:
+    """An enqueue of ``ref`` made eligible at ``run_at`` (no earlier than it was)."""
+    options = {key: value for key, value in dict(step.get("options", {})).items()
+               if key not in ("runAt", "runAfter")}
+    return {**dict(step), "ref": ref, "options": {**options, "runAt": run_at}}
+
+
+def _lagged_calls(
     recording: Recording,
     reordered: Reordered,
     model: Recording,
     issued: Mapping[str, Mapping[str, Any]],
     latency: Mapping[str, int],
-) -> dict[int, tuple[tuple[str, str, int], ...]]:
-    """The cancels to play earlier: work a cancel or ``cancelAll`` names that the
-    implementation had not started at the call and canceled, while the model (playing
-    ``reordered``) had started it at most the start and completion lags before. Such work met
-    the cancel still waiting because its start lagged, as spec §8 allows: it is canceled as
-    if the call came just before the model's start."""
+) -> dict[str, int]:
+    """The work to make eligible later: work a cancel, ``cancelAll`` or pause names that the
+    implementation had not started at the call, while the model (playing ``reordered``) had
+    started it at most the start and completion lags before. Such work met the call still
+    waiting because its start lagged, as spec §8 allows: it is judged as if it became due
+    just after it: its enqueue is given a ``runAt`` 1 ms after the call (the call's next 100 ms
+    segment under ``current-bucketed``; a batch holding it is played as one enqueue per item).
+
+    Returns:
+        Per ref, the ``runAt`` to give it; empty when there is nothing more to delay."""
     lag = latency.get("startLagMs", 0) + latency.get("completionLagMs", 0)
     items = observe(recording)["items"]
     model_items = observe(model)["items"]
     steps = reordered.scenario["steps"]
-    early = {index: list(cancels) for index, cancels in reordered.early.items()}
+    delayed = dict(reordered.delayed)
     found = False
     for at, step in enumerate(steps):
         index = reordered.origin.get(at)
-        if step["op"] not in ("cancel", "cancelAll") or index is None \
-                or not _accepted(recording, index):
+        if index is None or not _accepted(recording, index) or not _meets_starts(step):
             continue
         t = recording.calls[index]["t"]
-        if recording.scenario["steps"][index]["op"] == "cancel":
+        op = recording.scenario["steps"][index]["op"]
+        if op == "cancel":
             named = [step["ref"]] if issued[step["ref"]]["pool"] == step["pool"] else []
         else:
             named = [ref for ref in _issued_before(recording, issued, index, step["pool"])
                      if ref not in reordered.spared.get(index, set())]
         for ref in named:
             seen, modeled = items[ref], model_items.get(ref)
-            if (seen["outcome"]["kind"] != "canceled" or (seen["starts"][:1] and
-                    seen["starts"][0] <= t) or modeled is None or not modeled["starts"]):
+            if (seen["starts"][:1] and seen["starts"][0] <= t) or modeled is None \
+                    or not modeled["starts"]:
+                continue
+            if op in ("cancel", "cancelAll") and seen["outcome"]["kind"] != "canceled":
                 continue
             began = modeled["starts"][0]
             if not t - lag <= began <= t:
                 continue
-            carried = next((j for j in range(at) if steps[j]["op"] == "advance"
-                            and model.calls[j]["t"] <= began <= model.calls[j]["result"]["now"]
-                            and _enqueued_before(steps, j, ref)), None)
-            if carried is None:
-                continue
-            where = reordered.before.get(carried, reordered.origin.get(carried))
-            if where is None:
-                continue
-            cancel = (step["pool"], ref, index)
-            if cancel not in early.setdefault(where, []):
-                early[where].append(cancel)
+            # Its enqueue is made eligible just after the call.
+            after = t + 1 if not reordered.profile else (t // SEGMENT_MS + 1) * SEGMENT_MS
+            if delayed.get(ref, -1) < after:
+                delayed[ref] = after
                 found = True
-    return {index: tuple(cancels) for index, cancels in early.items()} if found else {}
+    return delayed if found else {}
 
 
-def _enqueued_before(steps: list[dict[str, Any]], at: int, ref: str) -> bool:
-    return any((step["op"] == "enqueue" and step.get("ref") == ref)
-               or (step["op"] == "enqueueBatch" and ref in step.get("refs", ()))
-               for step in steps[:at])
+def _meets_starts(step: Mapping[str, Any]) -> bool:
+    """Whether a step's effect depends on whether work it names has started: a cancel, a
+    ``cancelAll``, or a configure that pauses its pool (current profile)."""
+    return step["op"] in ("cancel", "cancelAll") or (
+        step["op"] == "configure" and step.get("maxParallelism") == 0
+    )
 
 
 def _play_model(scenario: Mapping[str, Any], profile: str = "") -> Recording:
@@ -271,7 +290,7 @@ def candidates(
     recording: Recording, latency: Mapping[str, int], deviations: frozenset[str] = frozenset()
 ) -> Iterator[tuple[Reordered, dict[str, Any]]]:
     """Each of :func:`reorderings` with its expectations, then with the cancels that met
-    lagged starts played earlier (:func:`_lagged_cancels`), until there are none left."""
+    lagged starts played earlier (:func:`_lagged_calls`), until there are none left."""
     issued = enqueue_steps(recording.scenario)
     tried: list[Any] = []
     for reordered in reorderings(recording, latency, deviations):
@@ -282,11 +301,11 @@ def candidates(
             tried.append(played)
             model = _play_model(reordered.scenario, reordered.profile)
             yield reordered, _numbered(reordered, model)
-            early = _lagged_cancels(recording, reordered, model, issued, latency)
-            if not early:
+            delayed = _lagged_calls(recording, reordered, model, issued, latency)
+            if not delayed:
                 break
             reordered = _reorder(recording, issued, reordered.spared, reordered.first,
-                                 reordered.deviation, early, reordered.profile)
+                                 reordered.deviation, reordered.profile, delayed)
 
 
 def reordered_expectations(reordered: Reordered) -> dict[str, Any]:

@@ -23,7 +23,8 @@ from refmodel.adapter import Adapter, AdapterError, AdapterTimeout
 from refmodel.scenario import load
 
 SETTLE_WINDOW_MS = 1000
-"""After the last step, :func:`play` advances in windows this long ..."""
+"""After the last step, :func:`play` advances in windows this long (until every item has
+ended and had its onComplete called) ..."""
 SETTLE_MAX_WINDOWS = 60
 """... at most this many times, stopping as soon as every work item has ended."""
 
@@ -142,7 +143,7 @@ def play(adapter: Adapter, scenario: Mapping[str, Any]) -> Recording:
             entry["result"] = _call(adapter, step)
         calls.append(entry)
     for _ in range(SETTLE_MAX_WINDOWS):
-        if stalled or _all_ended(refs, events):
+        if stalled or _all_ended(refs, events, data):
             break
         now = advance(SETTLE_WINDOW_MS)
     return Recording(
@@ -180,11 +181,27 @@ def _checked_event(event: Any) -> Mapping[str, Any]:
     return event
 
 
-def _all_ended(refs: Mapping[str, Mapping[str, str]], events: Sequence[Mapping[str, Any]]) -> bool:
+def _all_ended(
+    refs: Mapping[str, Mapping[str, str]],
+    events: Sequence[Mapping[str, Any]],
+    scenario: Mapping[str, Any],
+) -> bool:
+    """Whether every item that got an id has ended, and every one enqueued with an onComplete
+    has had it called (an implementation may call it a while after the end, ONC-1)."""
     ended = {
         (event.get("pool"), event.get("id")) for event in events if event["kind"] in _TERMINAL
     }
-    return all((where["pool"], where["id"]) in ended for where in refs.values())
+    called = {
+        (event.get("pool"), event.get("id")) for event in events if event["kind"] == "on_complete"
+    }
+    steps = enqueue_steps(scenario)
+    return all(
+        (where["pool"], where["id"]) in ended and (
+            "onComplete" not in steps[ref].get("options", {})
+            or (where["pool"], where["id"]) in called
+        )
+        for ref, where in refs.items()
+    )
 
 
 # Observing -------------------------------------------------------------------------------

@@ -247,6 +247,9 @@ def divergences(
             allowed = list(call["status"]["anyOf"])
             if lagging:
                 allowed += _history_statuses(items[step["ref"]]["events"], call["t"], profile)
+            if CANCELED_READS_RUNNING in deviations and step["ref"] in items:
+                allowed += _canceled_reads_running(step["ref"], items[step["ref"]], call["t"],
+                                                   recording)
             if status not in allowed:
                 rule = _call_rules(step, scenario, profile)[0]
                 diverge(call["t"], _OTHER, f"{where}: status {json.dumps(status)}, expected "
@@ -404,6 +407,76 @@ def _freed(
     their recorded start to their recorded end, reaching its limit, or it paused), or
     ``since`` when it was never full then. A start that lags this instant by at most the
     start lag is as timely as WC-1 asks, whatever the model's times (spec §8)."""
+    busy = _busy(ref, k, items)
+    limits = _limits(items[ref]["pool"], recording)
+    points = sorted({since, *(x for pair in busy for x in pair if since <= x < until),
+                     *(t for t, _ in limits if since <= t < until)})
+    last = since
+    for i, x in enumerate(points):
+        limit = [n for t, n in limits if t <= x][-1]
+        if sum(1 for began, ended in busy if began <= x < ended) >= limit:
+            last = points[i + 1] if i + 1 < len(points) else until
+    return last
+
+
+def _held_by_pause(
+    expected: Mapping[str, Any], item: Mapping[str, Any], recording: Recording,
+    latency: Mapping[str, int],
+) -> bool:
+    """Whether the recording ends with ``item`` held by a pause of its pool that lasts to the
+    end (PAR-2, spec §8): its pool was paused at P and, in the implementation, the item
+    either still runs an attempt that in the model ended no earlier than P - C (the end of an
+    attempt may be handled once the pool runs again), or waits for an attempt that in the
+    model started no earlier than P - (L + C) (its start lagged past the pause)."""
+    lag = latency.get("completionLagMs", 0)
+    start_lag = latency.get("startLagMs", 0)
+    kind = item["outcome"].get("kind")
+    if not (lag or start_lag) or kind not in ("running", "pending"):
+        return False
+    pool = item["pool"]
+    paused = None
+    for index, step in enumerate(recording.scenario["steps"]):
+        if (step["op"] != "configure" or step["pool"] != pool or index >= len(recording.calls)
+                or "error" in recording.calls[index]["result"]
+                or "maxParallelism" not in step):
+            continue
+        paused = recording.calls[index]["t"] if step["maxParallelism"] == 0 else None
+    if paused is None:
+        return False
+    attempts = expected["attempts"]
+    k = len(item["starts"])
+    if kind == "running":
+        ended = attempts[k - 1].get("end", {}).get("modelT") if 0 < k <= len(attempts) else None
+        return type(ended) is int and paused <= ended + lag
+    began = attempts[k]["start"].get("modelT") if k < len(attempts) else None
+    return type(began) is int and paused <= began + start_lag + lag
+
+
+CANCELED_READS_RUNNING = "STS-5/canceled-reads-running"
+"""The named deviation of a status that reads running while a cancel of waiting work is
+being handled."""
+
+
+def _canceled_reads_running(
+    ref: str, item: Mapping[str, Any], t: int, recording: Recording
+) -> list[Any]:
+    """With ``STS-5/canceled-reads-running``: the status a canceled item may read from its
+    cancel call until its ``canceled`` event, ``{"state": "running", "previousAttempts": n}``
+    with ``n`` its attempts ended by then."""
+    asked = _cancels_asked(recording).get(ref)
+    ended = [when for when, kind, _ in item["terminals"] if kind == "canceled"]
+    if not asked or not ended or not asked[0] <= t <= ended[0]:
+        return []
+    done = sum(1 for when, kind, _ in item["events"]
+               if when <= t and kind in ("retrying", "failed", "succeeded"))
+    return [{"state": "running", "previousAttempts": done}]
+
+
+def _busy(
+    ref: str, k: int, items: Mapping[str, Mapping[str, Any]]
+) -> list[tuple[float, float]]:
+    """The implementation's attempts in the pool of ``ref`` other than its ``k``-th, each
+    ``(recorded start, recorded end or inf)``."""
     pool = items[ref]["pool"]
     busy = []
     for other, item in items.items():
@@ -414,20 +487,42 @@ def _freed(
                 continue
             ended = item["ends"][j] if j < len(item["ends"]) else math.inf
             busy.append((began, ended))
+    return busy
+
+
+def _limits(pool: str, recording: Recording) -> list[tuple[int, int]]:
+    """The pool's limit over time: ``(from, maxParallelism)``, by its accepted configures."""
     limits = [(0, int(recording.scenario["pools"][pool]["maxParallelism"]))]
     for index, step in enumerate(recording.scenario["steps"]):
         if (step["op"] == "configure" and step["pool"] == pool and index < len(recording.calls)
                 and "error" not in recording.calls[index]["result"]
                 and "maxParallelism" in step):
             limits.append((recording.calls[index]["t"], int(step["maxParallelism"])))
-    points = sorted({since, *(x for pair in busy for x in pair if since <= x < until),
-                     *(t for t, _ in limits if since <= t < until)})
-    last = since
-    for i, x in enumerate(points):
-        limit = [n for t, n in limits if t <= x][-1]
-        if sum(1 for began, ended in busy if began <= x < ended) >= limit:
-            last = points[i + 1] if i + 1 < len(points) else until
-    return last
+    return limits
+
+
+def _has_room(
+    ref: str, k: int, at: int, items: Mapping[str, Mapping[str, Any]], recording: Recording
+) -> bool:
+    """Whether the pool of ``ref`` had a free slot for its ``k``-th attempt at ``at`` in the
+    implementation's own history: its other attempts running then (an end at ``at`` frees its
+    slot) stay below its limit (PAR-1, judged on what the implementation did, not on which
+    of the model's attempts freed the slot)."""
+    limit = [n for t, n in _limits(items[ref]["pool"], recording) if t <= at][-1]
+    return sum(1 for began, ended in _busy(ref, k, items) if began <= at < ended) < limit
+
+
+def _eligibility(
+    anchor: Mapping[str, Any], items: Mapping[str, Mapping[str, Any]], early_ms: int
+) -> float | None:
+    """The eligibility part of a start's anchor (its ``at`` and ``retryAt`` parts, less
+    ``early_ms``), or ``None`` when it has none or one is not observed."""
+    parts = [part for part in anchor.get("max", [anchor]) if "at" in part or "retryAt" in part]
+    values = [_resolve(part, items, early_ms) for part in parts]
+    known = [value for value in values if value is not None]
+    if not parts or len(known) < len(parts):
+        return None
+    return max(known)
 
 
 def _cancels_asked(recording: Recording) -> dict[str, list[int]]:
@@ -497,6 +592,14 @@ def _check_item(
     item = items[ref]
     attempts = expected["attempts"]
     last_t = _last_model_t(expected)
+    if _held_by_pause(expected, item, recording, latency):
+        # Its last attempt ended (in the model) when or after its pool was paused: the
+        # implementation may handle that end once the pool runs again (PAR-2, spec §8).
+        for k, attempt in enumerate(attempts[:len(item["starts"])], start=1):
+            _check_window(f"item {ref}: attempt {k} started", item["starts"][k - 1],
+                          attempt["start"], items, latency, diverge, ["WC-1"], ["ORD-2"],
+                          early_ms=latency.get("earlyStartMs", 0))
+        return
     if item["outcome"] != expected["outcome"]:
         diverge(last_t, _OUTCOME, f"item {ref}: outcome {json.dumps(item['outcome'])}, "
                                   f"expected {json.dumps(expected['outcome'])}",
@@ -516,7 +619,9 @@ def _check_item(
                           _early_start_rules(ref, k, attempt["start"], items, recording),
                           early_ms=latency.get("earlyStartMs", 0),
                           freed=functools.partial(_freed, ref, k, items=items,
-                                                  recording=recording))
+                                                  recording=recording),
+                          room=functools.partial(_has_room, ref, k, items=items,
+                                                 recording=recording))
         if "end" in attempt and k <= len(item["ends"]):
             window = attempt["end"]
             rules = {"timeoutSlackMs": "TMO-1"}.get(window["window"], "EXE-1")
@@ -599,7 +704,8 @@ def _check_item(
 
 
 IN_PLACE_DEVIATIONS = frozenset({"RTY-2/retry-drawn-by-loop", "ONC-3/non-retryable-error-data",
-                                 "CAN-5/foreign-id-cancel-ignored", "STS-4/foreign-id-finished"})
+                                 "CAN-5/foreign-id-cancel-ignored", "STS-4/foreign-id-finished",
+                                 CANCELED_READS_RUNNING})
 """The documented deviations that relax a comparison wherever it is made (:func:`divergences`,
 and the checker), rather than through a fixture's alternative expectations."""
 
@@ -666,14 +772,29 @@ def _check_window(
     *,
     early_ms: int = 0,
     freed: Callable[[float, int], float] | None = None,
+    room: Callable[[int], bool] | None = None,
 ) -> None:
     """Check that ``value`` lies in ``window``; ``late``/``early`` name the rules a value
     after/before it is evidence against. ``early_ms``: a start may come this much before the
     eligibility times (``at``, ``retryAt``) its window is anchored to. ``freed(since,
     value)``: for a start, when its pool last stopped being full in the implementation's own
-    history (spec §8: a start lags the instant *its own* history allows by at most L)."""
+    history (spec §8: a start lags the instant *its own* history allows by at most L).
+    ``room(value)``: for a start anchored on the slot an attempt freed in the model, whether
+    the implementation's own pool had a free slot then; if so, and the start is not before
+    its eligibility, which attempt freed the slot does not matter (PAR-1)."""
     low = _resolve(window["from"], items, early_ms)
     model_t = int(window.get("modelT") or 0)
+    if room is not None and (low is None or value < low):
+        eligible = _eligibility(window["from"], items, early_ms)
+        if eligible is not None and eligible <= value and room(value):
+            if low is None:
+                latest = eligible + early_ms
+                if freed is not None:
+                    latest = max(latest, freed(latest, value))
+                if value <= latest + latency.get(window["window"], 0):
+                    return
+            else:
+                low = value
     if low is None:
         diverge(model_t, _TIME, f"{what} at {value} ms, but "
                                 f"{_describe_anchor(window['from'])} was never observed",
