@@ -112,6 +112,9 @@ DEVIATIONS: dict[str, str] = {
     "CAN-7/paged-cancel-all": "cancelAll with a limit cancels its first page (the newest "
     "waiting items) at the call and each further page in a later transaction, so work the "
     "loop starts before its page lands runs on",
+    "STS-5/canceled-reads-running": "from a cancel of waiting work until the component "
+    "finishes it, its status may read running (the component marks it canceled and schedules "
+    "its completion, during which the work is neither pending nor gone)",
     "CAN-7/same-instant-enqueue-spared": "cancelAll may leave some of the work enqueued in "
     "the millisecond of the call, which then runs as if enqueued after it (the component "
     "selects work by creation time, which has a sub-millisecond part, against its clock)",

@@ -850,6 +850,21 @@ GAPS: list[dict[str, Any]] = [
         ),
     },
     {
+        "name": "sts-5-status-while-a-cancel-is-handled",
+        "description": "Two items in a one-slot pool, a cancel of the waiting one, then its "
+                       "status at the same instant: finished (or, with a lag, pending). The "
+                       "current component reads running while its loop handles the cancel "
+                       "(deviation STS-5/canceled-reads-running).",
+        "rules": ["STS-5", "CAN-1"],
+        "level": "MUST",
+        "scenario": scenario(
+            "current", {"p": {"maxParallelism": 1}}, {"work": action(returns(10, "ok"))},
+            [enqueue("a", "work"), enqueue("b", "work"), enqueue("c", "work"),
+             {"op": "cancelAll", "pool": "p"}, cancel("a"), advance(0), status("a"),
+             advance(30)],
+        ),
+    },
+    {
         "name": "can-7-cancel-all-meets-a-start-of-its-instant",
         "description": "An item enqueued into an idle pool and a cancelAll at the same instant: "
                        "the model handles the call first and cancels the item; an "

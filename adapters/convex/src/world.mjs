@@ -242,6 +242,7 @@ export class World {
         // deviation; protocol 1 cannot, so there the late draw is admitted by name.
         ...(protocol === 2 ? [] : ["RTY-2/retry-drawn-by-loop"]),
         "STS-4/foreign-id-finished",
+        "STS-5/canceled-reads-running",
       ],
     };
   }
