@@ -240,3 +240,56 @@ def _trace_lines(events: list[dict[str, Any]]) -> list[str]:
     import json
 
     return [json.dumps({**event, "seq": seq}) for seq, event in enumerate(events, start=1)]
+
+
+def _one_slot(functions: dict[str, Any], steps: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"profile": "current", "seed": 0, "pools": {"p": {"maxParallelism": 1}},
+            "functions": functions, "steps": steps}
+
+
+@checks("PAR-2", "CNF-1")
+def test_a_pause_to_the_end_may_hold_an_attempts_end_only_with_a_lag() -> None:
+    """a runs 0-10 ms and its pool is paused at 5 ms for good: an implementation whose loop
+    handles ends only while the pool runs still shows a running at the end."""
+    scenario = _one_slot(WORK, [{"op": "enqueue", "pool": "p", "fn": "work", "args": {},
+                                 "ref": "a"}, {"op": "advance", "ms": 5},
+                                {"op": "configure", "pool": "p", "maxParallelism": 0},
+                                {"op": "advance", "ms": 30}])
+    fixture = make_fixture(name="held", description="Held by a pause.", rules=["PAR-2"],
+                           level="MUST", scenario=scenario)
+    recording = play(ModelAdapter(), scenario)
+    held = [dict(event) for event in recording.events if event["kind"] != "succeeded"]
+    assert len(held) < len(recording.events)
+    assert divergences(fixture.expect, _with_events(recording, held), LAG) == []
+    strict = divergences(fixture.expect, _with_events(recording, held), {})
+    assert any("outcome" in d.what for d in strict)
+
+
+@checks("CAN-1", "RTY-3", "CNF-1")
+def test_a_retry_whose_start_lagged_past_a_cancel_may_end_canceled() -> None:
+    """a fails at 1 ms and is retried at once; the model restarts it at 1 and it succeeds.
+    An implementation whose loop had not restarted it when the cancel came at 5 ms cancels it
+    while it waits: admitted within L + C, not when the retry was due long before."""
+    flaky = {"flaky": {"kind": "action", "attempts": [{"durationMs": 1, "throws": "once"},
+                                                      {"durationMs": 1, "returns": "ok"}]}}
+    scenario = _one_slot(flaky, [{"op": "enqueue", "pool": "p", "fn": "flaky", "args": {},
+                                  "ref": "a", "options": {"retry": {
+                                      "maxAttempts": 2, "initialBackoffMs": 0, "base": 2}}},
+                                 {"op": "advance", "ms": 5},
+                                 {"op": "cancel", "pool": "p", "ref": "a"},
+                                 {"op": "advance", "ms": 30}])
+    fixture = make_fixture(name="lagged-retry", description="A lagged retry.",
+                           rules=["CAN-1"], level="MUST", scenario=scenario)
+    recording = play(ModelAdapter(), scenario)
+    kept: list[dict[str, Any]] = []
+    for event in recording.events:
+        if event["kind"] == "retrying":
+            kept.append(dict(event))
+            kept.append({**event, "kind": "canceled", "t": 6,
+                         "data": {"attempt": 1, "wasRunning": False}})
+            break
+        kept.append(dict(event))
+    assert divergences(fixture.expect, _with_events(recording, kept), LAG) == []
+    tight = divergences(fixture.expect, _with_events(recording, kept),
+                        {"startLagMs": 1, "completionLagMs": 1})
+    assert any("outcome" in d.what for d in tight)
