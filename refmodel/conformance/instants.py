@@ -132,7 +132,8 @@ def _spared(
     items: Mapping[str, Mapping[str, Any]],
     issued: Mapping[str, Mapping[str, Any]],
 ) -> dict[int, set[str]]:
-    """Per ``cancelAll`` step, the work enqueued at its instant that it did not cancel."""
+    """Per ``cancelAll`` step, the work enqueued at its instant that it did not cancel: work
+    that ended otherwise, or started (a later call may have canceled it)."""
     steps = recording.scenario["steps"]
     spared: dict[int, set[str]] = {}
     for index, step in enumerate(steps):
@@ -142,7 +143,8 @@ def _spared(
         for ref in _issued_before(recording, issued, index, step["pool"]):
             enqueue = issued[ref]
             at = recording.calls[next(i for i, s in enumerate(steps) if s is enqueue)]["t"]
-            if at == t and items[ref]["outcome"]["kind"] != "canceled":
+            # Canceled by this call, it would never have started.
+            if at == t and (items[ref]["outcome"]["kind"] != "canceled" or items[ref]["starts"]):
                 spared.setdefault(index, set()).add(ref)
     return spared
 

@@ -470,7 +470,7 @@ def _canceled_before_lagged_start(
     if not asked or not 0 < k < len(attempts):
         return False
     began = attempts[k]["start"].get("modelT")
-    return type(began) is int and asked[0] - lag <= began <= asked[0]
+    return type(began) is int and any(when - lag <= began <= when for when in asked)
 
 
 CANCELED_READS_RUNNING = "STS-5/canceled-reads-running"
@@ -547,8 +547,8 @@ def _eligibility(
 
 
 def _cancels_asked(recording: Recording) -> dict[str, list[int]]:
-    """Per ref, the instant of the first accepted cancel or cancelAll of its pool that names
-    it (a cancelAll names the work its pool issued before it)."""
+    """Per ref, the instants of the accepted cancels and cancelAlls of its pool that name it,
+    in order (a cancelAll names the work its pool issued before it)."""
     asked: dict[str, list[int]] = {}
     issued: list[tuple[str, str]] = []
     for index, step in enumerate(recording.scenario["steps"]):
@@ -561,11 +561,11 @@ def _cancels_asked(recording: Recording) -> dict[str, list[int]]:
             issued += [(ref, step["pool"]) for ref in refs]
         elif step["op"] == "cancel" and accepted:
             if (step["ref"], step["pool"]) in issued:
-                asked.setdefault(step["ref"], [call["t"]])
+                asked.setdefault(step["ref"], []).append(call["t"])
         elif step["op"] == "cancelAll" and accepted:
             for ref, pool in issued:
                 if pool == step["pool"]:
-                    asked.setdefault(ref, [call["t"]])
+                    asked.setdefault(ref, []).append(call["t"])
     return asked
 
 
