@@ -133,7 +133,8 @@ def _spared(
     issued: Mapping[str, Mapping[str, Any]],
 ) -> dict[int, set[str]]:
     """Per ``cancelAll`` step, the work enqueued at its instant that it did not cancel: work
-    that ended otherwise, or started (a later call may have canceled it)."""
+    that ended otherwise, or started with no cancel request (a later call may have canceled
+    it)."""
     steps = recording.scenario["steps"]
     spared: dict[int, set[str]] = {}
     for index, step in enumerate(steps):
@@ -143,8 +144,11 @@ def _spared(
         for ref in _issued_before(recording, issued, index, step["pool"]):
             enqueue = issued[ref]
             at = recording.calls[next(i for i, s in enumerate(steps) if s is enqueue)]["t"]
-            # Canceled by this call, it would never have started.
-            if at == t and (items[ref]["outcome"]["kind"] != "canceled" or items[ref]["starts"]):
+            # Reached by this call, it would have a cancel request or never start.
+            seen = items[ref]
+            reached = any(kind == "cancel_requested" for _, kind, _ in seen["events"])
+            if at == t and not reached and (seen["outcome"]["kind"] != "canceled"
+                                            or seen["starts"]):
                 spared.setdefault(index, set()).add(ref)
     return spared
 
