@@ -268,12 +268,24 @@ def _lagged_calls(
             began = modeled["starts"][0]
             if not t - lag <= began <= t:
                 continue
+            if any(  # Work behind it in FIFO started first: its wait was not a lag.
+                items[other]["starts"][:1] and items[other]["starts"][0] <= t
+                for other in _behind(ref, issued)
+            ):
+                continue
             # Its enqueue is made eligible just after the call.
             after = t + 1 if not reordered.profile else (t // SEGMENT_MS + 1) * SEGMENT_MS
             if delayed.get(ref, -1) < after:
                 delayed[ref] = after
                 found = True
     return delayed if found else {}
+
+
+def _behind(ref: str, issued: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The refs of the pool of ``ref`` enqueued after it."""
+    refs = list(issued)
+    pool = issued[ref]["pool"]
+    return [other for other in refs[refs.index(ref) + 1:] if issued[other]["pool"] == pool]
 
 
 def _meets_starts(step: Mapping[str, Any]) -> bool:
