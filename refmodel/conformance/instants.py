@@ -144,13 +144,25 @@ def _spared(
         for ref in _issued_before(recording, issued, index, step["pool"]):
             enqueue = issued[ref]
             at = recording.calls[next(i for i, s in enumerate(steps) if s is enqueue)]["t"]
-            # Reached by this call, it would have a cancel request or never start.
+            # Reached by this call, it would have a cancel request (before the next call that
+            # names it) or never start.
             seen = items[ref]
-            reached = any(kind == "cancel_requested" for _, kind, _ in seen["events"])
+            later = [recording.calls[i]["t"] for i in range(index + 1, len(steps))
+                     if _names(steps[i], ref, issued) and _accepted(recording, i)]
+            reached = any(kind == "cancel_requested" and (not later or when < later[0])
+                          for when, kind, _ in seen["events"])
             if at == t and not reached and (seen["outcome"]["kind"] != "canceled"
                                             or seen["starts"]):
                 spared.setdefault(index, set()).add(ref)
     return spared
+
+
+def _names(step: Mapping[str, Any], ref: str, issued: Mapping[str, Mapping[str, Any]]) -> bool:
+    """Whether a cancel or cancelAll step names ``ref``."""
+    pool = issued[ref]["pool"]
+    if step["op"] == "cancel":
+        return bool(step["ref"] == ref and step["pool"] == pool)
+    return bool(step["op"] == "cancelAll" and step["pool"] == pool)
 
 
 def _starts_first(
