@@ -134,8 +134,8 @@ class _EarlyRetries(Eligibility):
     def eligible_at(self, requested: int | None, now: int) -> tuple[int, str | None]:
         return self.base.eligible_at(requested, now)
 
-    def retry_eligible_at(self, failed_at: int, delay_ms: int) -> int:
-        return failed_at + delay_ms - 1 if delay_ms > 0 else failed_at
+    def retry_eligible_at(self, decided_at: int, delay_ms: int) -> int:
+        return decided_at + delay_ms - 1 if delay_ms > 0 else decided_at
 
 
 def retry_starts_one_ms_early() -> contextlib.AbstractContextManager[None]:

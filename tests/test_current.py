@@ -33,6 +33,8 @@ from refmodel import (
     World,
 )
 from refmodel.constants import YEAR_MS
+from refmodel.workpool.profiles import CURRENT, Profile
+from refmodel.workpool.retries import DecidedAt
 from tests.spec import checks
 
 Event = tuple[int, str, str | None]
@@ -82,7 +84,9 @@ def _completions(world: World) -> list[tuple[int, Any, Any, Any]]:
     ]
 
 
-def _world(profile: str = "current", seed: int = 0, **options: Any) -> tuple[World, Workpool]:
+def _world(
+    profile: str | Profile = "current", seed: int = 0, **options: Any
+) -> tuple[World, Workpool]:
     """A world with one pool ``p`` and the functions the tests use:
 
     - ``job`` (action): sleeps ``ms`` (default 100); raises ``fail`` if given; returns ``out``.
@@ -776,6 +780,36 @@ def test_a_retry_queues_fifo_with_other_work_eligible_at_the_same_time() -> None
         (1021, "started", later),  # Enqueued after the retry.
     ]
     assert _data(world, "started", "p/1")[1] == (1011, {"attempt": 2, "lagMs": 1011 - retry_at})
+
+
+@pytest.mark.parametrize("instant", [500, 5], ids=["later", "before-the-failure"])
+@checks("RTY-2", "ORD-1")
+def test_a_retry_policy_may_decide_a_retry_after_the_failure(instant: int) -> None:
+    """A retry decided later (as an implementation's loop does, replayed by the conformance
+    harness) is due at the decision + its delay, so work due before then starts first; an
+    instant before the failure means the failure's."""
+    decided = DecidedAt()
+    world, pool = _world(CURRENT.evolve(name="current-decided", retries=decided),
+                         seed=3, max_parallelism=1)
+    first = pool.enqueue_action(world.client, "flaky", {"failures": 1},
+                                retry=RetryBehavior(max_attempts=2, initial_backoff_ms=100))
+    decided.instants[first] = {1: instant}
+    other = pool.enqueue_action(world.client, "job", {"ms": 1}, run_at=300)
+    world.run_until_idle()
+
+    (failed_at, retry), = _data(world, "retrying", first)
+    assert failed_at == 10
+    if instant > failed_at:
+        assert retry["decidedAt"] == instant
+        assert retry["retryAt"] == instant + retry["delayMs"]
+        assert _events(world, "started") == [(0, "started", first), (300, "started", other),
+                                              (retry["retryAt"], "started", first)]
+    else:
+        assert "decidedAt" not in retry
+        assert retry["retryAt"] == 10 + retry["delayMs"]
+        assert _events(world, "started") == [(0, "started", first),
+                                              (retry["retryAt"], "started", first),
+                                              (300, "started", other)]
 
 
 @checks("RTY-2", "EXE-4")

@@ -61,10 +61,11 @@ class Eligibility:
             return now + self.fallback_ms, TOO_FAR
         return requested, None
 
-    def retry_eligible_at(self, failed_at: int, delay_ms: int) -> int:
-        """When a retry whose attempt failed at ``failed_at`` becomes eligible, after a backoff
-        of ``delay_ms`` (its ``retryAt``)."""
-        return failed_at + delay_ms
+    def retry_eligible_at(self, decided_at: int, delay_ms: int) -> int:
+        """When a retry decided at ``decided_at`` (its attempt's failure, unless the retry
+        policy decides later) becomes eligible, after a backoff of ``delay_ms`` (its
+        ``retryAt``)."""
+        return decided_at + delay_ms
 
 
     @property
@@ -88,10 +89,10 @@ class SegmentEligibility(Eligibility):
         at, warning = super().eligible_at(requested, now)
         return max(now, at - at % self.segment_ms), warning
 
-    def retry_eligible_at(self, failed_at: int, delay_ms: int) -> int:
-        """The start of the segment of ``failed_at + delay_ms``, not before the failure."""
-        due = failed_at + delay_ms
-        return max(failed_at, due - due % self.segment_ms)
+    def retry_eligible_at(self, decided_at: int, delay_ms: int) -> int:
+        """The start of the segment of ``decided_at + delay_ms``, not before the decision."""
+        due = decided_at + delay_ms
+        return max(decided_at, due - due % self.segment_ms)
 
     @property
     def early_ms(self) -> int:

@@ -489,13 +489,16 @@ class Workpool:
         jitter = retries.jitter(self._draw(f"retry jitter {work_id} attempt {record.attempts}"))
         delay = retries.delay_ms(behavior, record.attempts, jitter)
         now = self._clock.now
-        record.eligible_at = self._eligibility.retry_eligible_at(now, delay)
+        decided = retries.decided_at(work_id, record.attempts, now)
+        record.eligible_at = self._eligibility.retry_eligible_at(decided, delay)
         self._waiting += 1
         tracer = self._tracer
         if tracer.tracing:
-            tracer.emit(event, self.name, work_id,
-                        {"attempt": record.attempts, "error": run.error, "delayMs": delay,
-                         "retryAt": now + delay})
+            data = {"attempt": record.attempts, "error": run.error, "delayMs": delay,
+                    "retryAt": decided + delay}
+            if decided != now:  # Decided later than the failure (trace version 2).
+                data["decidedAt"] = decided
+            tracer.emit(event, self.name, work_id, data)
         self._queue.add(record)
 
     def _abandon(self, record: WorkRecord, source: State, event: str, detail: Any) -> None:
