@@ -45,6 +45,8 @@ from refmodel.scenario import FEATURES, ScenarioError, load
 from refmodel.trace import MemoryTrace, TraceEvent
 from refmodel.values import MAX_TIME_MS, short
 from refmodel.workpool.options import RetryBehavior
+from refmodel.workpool.profiles import Profile, as_profile
+from refmodel.workpool.retries import DecidedAt
 from refmodel.world import World
 
 __refmodel_user_code__ = True  # The declared functions played here are user code (EXE-4).
@@ -171,11 +173,19 @@ class _CappedTrace(MemoryTrace):
 class ModelAdapter:
     """The model as an in-process adapter: plays scenario steps on a :class:`World`."""
 
-    def __init__(self, profile: str = "") -> None:
-        """``profile``: a named profile (``refmodel.workpool.profiles.NAMED``) to play every
-        scenario under instead of its own, e.g. ``current-bucketed``; ``""``: the scenario's.
+    def __init__(
+        self, profile: str | Profile = "", decisions: Mapping[str, Mapping[int, int]] | None = None
+    ) -> None:
+        """``profile``: a profile or a profile's name (``refmodel.workpool.profiles.NAMED``) to
+        play every scenario under instead of its own, e.g. ``current-bucketed``; ``""``: the
+        scenario's.
+        ``decisions``: per ref (the ``_ref`` the harness adds to an enqueue's args), per
+        failed attempt number, the instant its retry is decided when later than the failure
+        (an implementation's recorded ``decidedAt``; spec section 8).
         """
         self._profile = profile
+        self._decisions = {ref: dict(by_attempt) for ref, by_attempt in (decisions or {}).items()}
+        self._decided: DecidedAt | None = None
         self._world: World | None = None
         self._events: list[TraceEvent] = []
         self._reported = 0
@@ -203,8 +213,11 @@ class ModelAdapter:
         self._events = []
         self._reported = 0
         self._invocations = {}
-        world = World(seed=int(loaded.get("seed", 0)),
-                      profile=self._profile or str(loaded.get("profile", "seed")),
+        profile = as_profile(self._profile or str(loaded.get("profile", "seed")))
+        if self._decisions:  # The same profile, deciding retries at the given instants.
+            self._decided = DecidedAt(base=profile.retries)
+            profile = profile.evolve(retries=self._decided)
+        world = World(seed=int(loaded.get("seed", 0)), profile=profile,
                       trace=_CappedTrace(self))
         self._events = world.trace  # The world's own in-memory trace, so world.trace works.
         for name, options in loaded["pools"].items():
@@ -308,9 +321,14 @@ class ModelAdapter:
                 raise InvalidArgument(f"retry applies to actions only, not to {kind}s")
             if op == "enqueue":
                 method = getattr(pool, f"enqueue_{kind}")
-                return {"id": method(client, fdef.ref, step.get("args") or {}, **kwargs)}
+                work_id = method(client, fdef.ref, step.get("args") or {}, **kwargs)
+                self._decide(step.get("args"), work_id)
+                return {"id": work_id}
             method = getattr(pool, f"enqueue_{kind}_batch")
-            return {"ids": method(client, fdef.ref, list(step["argsList"]), **kwargs)}
+            ids = method(client, fdef.ref, list(step["argsList"]), **kwargs)
+            for args, work_id in zip(step["argsList"], ids, strict=True):
+                self._decide(args, work_id)
+            return {"ids": ids}
         if op == "cancel":
             work_id = str(step["id"])
             world.tracer.emit("cancel_called", pool.name, work_id, {})  # What was asked (CAN-1).
@@ -338,6 +356,14 @@ class ModelAdapter:
             pool.update_config(**changes)
             return {}
         raise ScenarioError(f"unknown op {op!r}")
+
+    def _decide(self, args: Any, work_id: str) -> None:
+        """Give the retries of the item enqueued with ``args`` their decision instants."""
+        decided = self._decided
+        if decided is not None and isinstance(args, Mapping):
+            by_attempt = self._decisions.get(str(args.get("_ref")))
+            if by_attempt is not None:
+                decided.instants[work_id] = by_attempt
 
     def advance(self, ms: int) -> dict[str, Any]:
         """Run ``ms`` of virtual time; return the window's events. A world that plays

@@ -878,6 +878,23 @@ GAPS: list[dict[str, Any]] = [
         ),
     },
     {
+        "name": "rty-2-work-enqueued-before-a-late-retry-decision",
+        "description": "a fails at 1 ms and is retried at once, then hangs; b is enqueued at "
+                       "9 ms. The model decides the retry at the failure, restarts a at 1 ms and "
+                       "b waits for good; an implementation that decides it later (decidedAt, "
+                       "as the current component's loop does) makes a due after b, which may "
+                       "then run first (spec section 8).",
+        "rules": ["RTY-2", "ORD-1"],
+        "level": "MUST",
+        "scenario": scenario(
+            "current", {"p": {"maxParallelism": 1}},
+            {"flaky": action(throws(1, "once"), {"hangs": True}),
+             "work": action(returns(10, "ok"))},
+            [enqueue("a", "flaky", retry={"maxAttempts": 2, "initialBackoffMs": 0, "base": 2}),
+             advance(9), enqueue("b", "work"), advance(300)],
+        ),
+    },
+    {
         "name": "rty-4-non-retryable-then-status",
         "description": "A NonRetryableError ends an item with attempts left, and its status "
                        "reads finished at once.",

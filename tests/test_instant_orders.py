@@ -2,12 +2,15 @@
 those (spec §7 and §8): work started before a call of its instant, a cancel that met a start
 still lagging, cancelAll sparing work of its millisecond (a named deviation), starts anchored
 on the implementation's own slot history, FIFO within the early-start bound, and retries
-decided after the failure (protocol 2's ``decidedAt``)."""
+decided after the failure (protocol 2's ``decidedAt``), which work enqueued meanwhile may
+overrun."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+import attrs
 
 from refmodel.adapter import ModelAdapter
 from refmodel.checker import CheckOptions, check
@@ -16,6 +19,8 @@ from refmodel.conformance.expect import make_fixture
 from refmodel.conformance.files import Fixture
 from refmodel.conformance.play import play
 from refmodel.conformance.verdicts import divergences
+from refmodel.workpool.profiles import CURRENT, Profile
+from refmodel.workpool.retries import RetryPolicy
 from tests.spec import checks
 from tests.test_real_component import FIXTURES
 
@@ -28,8 +33,8 @@ class Lagging(ModelAdapter):
     between two calls of one instant, before the next call."""
 
     def __init__(self, *, latency: Mapping[str, int], deviations: tuple[str, ...] = (),
-                 eager: bool = False) -> None:
-        super().__init__()
+                 eager: bool = False, profile: str | Profile = "") -> None:
+        super().__init__(profile)
         self._latency = dict(latency)
         self._deviations = list(deviations)
         self._eager = eager
@@ -293,3 +298,46 @@ def test_a_retry_whose_start_lagged_past_a_cancel_may_end_canceled() -> None:
     tight = divergences(fixture.expect, _with_events(recording, kept),
                         {"startLagMs": 1, "completionLagMs": 1})
     assert any("outcome" in d.what for d in tight)
+
+
+@attrs.frozen
+class _OnNextPass(RetryPolicy):
+    """Retries decided on a loop's next pass, every ``every`` ms (as the current component's
+    loop does)."""
+
+    every: int = 200
+
+    def decided_at(self, work_id: str, attempt: int, now: int) -> int:
+        return (now // self.every + 1) * self.every
+
+
+@checks("RTY-2", "ORD-1", "CNF-1")
+def test_work_enqueued_before_a_late_retry_decision_may_start_first() -> None:
+    """a fails at 1 ms and is retried at once, then hangs; b is enqueued at 9 ms. The model
+    restarts a at 1 ms, so b waits forever. An implementation that decides the retry on its
+    loop's pass at 200 ms (reporting decidedAt) makes a due at 200 and b, due at 9, runs
+    first: admitted when the decision is within the completion lag, not beyond it."""
+    flaky = {"flaky": {"kind": "action", "attempts": [{"durationMs": 1, "throws": "once"},
+                                                      {"durationMs": 1, "hangs": True}]},
+             **WORK}
+    scenario = _one_slot(flaky, [{"op": "enqueue", "pool": "p", "fn": "flaky", "args": {},
+                                  "ref": "a", "options": {"retry": {
+                                      "maxAttempts": 2, "initialBackoffMs": 0, "base": 2}}},
+                                 {"op": "advance", "ms": 9},
+                                 {"op": "enqueue", "pool": "p", "fn": "work", "args": {},
+                                  "ref": "b"},
+                                 {"op": "advance", "ms": 300}])
+    fixture = make_fixture(name="late-decision", description="A retry decided late.",
+                           rules=["RTY-2"], level="MUST", scenario=scenario)
+    assert fixture.expect["items"]["b"]["outcome"] == {"kind": "pending"}
+
+    def looping(every: int) -> Lagging:
+        return Lagging(latency=LAG, profile=CURRENT.evolve(name="current-loop",
+                                                           retries=_OnNextPass(every)))
+
+    within = run_conformance(looping(200), [fixture])
+    assert within.ok, within.text()
+    assert "decidedAt" in within.verdicts[0].detail
+    beyond = run_conformance(looping(1000), [fixture])
+    assert not beyond.ok
+    assert "item b: outcome" in beyond.failures()[0].detail, beyond.text()

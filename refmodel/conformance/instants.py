@@ -12,6 +12,9 @@ enqueued finds it still waiting. Other orders are admitted:
   call then finds it waiting;
 - **segments** (spec §8): with an early start of at least 99 ms declared, the model also plays
   the current component's 100 ms segments (``current-bucketed``);
+- **retries decided later** (spec §8): an implementation that reports a retry's ``decidedAt``
+  later than its failure made the retry eligible at ``decidedAt`` + its delay, so work
+  enqueued in between may come first; the model plays those decision instants too;
 - **spared** (the named deviation ``CAN-7/same-instant-enqueue-spared``, spec §7): a
   ``cancelAll`` that misses some of the work enqueued in its own millisecond; that work then
   runs as if enqueued after the call.
@@ -74,16 +77,47 @@ class Reordered:
     """The profile the model plays ``scenario`` under instead of its own, or ``""``."""
     delayed: Mapping[str, int] = attrs.field(factory=dict)
     """Per ref, the ``runAt`` its enqueue is given: work whose start lagged past a call."""
+    decisions: Mapping[str, Mapping[int, int]] = attrs.field(factory=dict)
+    """Per ref, per failed attempt, the instant the model decides its retry: the
+    implementation's ``decidedAt``, where later than the failure."""
 
 
 def reorderings(
     recording: Recording, latency: Mapping[str, int], deviations: frozenset[str] = frozenset()
 ) -> Iterator[Reordered]:
     """The orders other than the model's that ``recording`` may have played its instants in:
-    its starts first (no deviation needed), the spared work alone, then both; none when it
-    shows neither."""
-    scenario = recording.scenario
+    its starts first (no deviation needed), the spared work alone, then both; each again with
+    the retries decided when the recording says; none when it shows none of these."""
     items = observe(recording)["items"]
+    decisions = _decisions(items)
+    for decided in ({}, decisions) if decisions else ({},):
+        for reordered in _orders(recording, items, latency, deviations):
+            yield attrs.evolve(reordered, decisions=decided) if decided else reordered
+        if decided:  # Decided later, in the model's own order.
+            yield _reorder(recording, enqueue_steps(recording.scenario), {}, set(), "",
+                           decisions=decided)
+
+
+def _decisions(items: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[int, int]]:
+    """Per ref, per failed attempt number, its retry's ``decidedAt`` where later than the
+    failure."""
+    found: dict[str, dict[int, int]] = {}
+    for ref, item in items.items():
+        for attempt, retry in enumerate(item["retries"], start=1):
+            decided = retry.get("decidedAt")
+            if isinstance(decided, int) and decided > retry["t"]:
+                found.setdefault(ref, {})[attempt] = decided
+    return found
+
+
+def _orders(
+    recording: Recording,
+    items: Mapping[str, Mapping[str, Any]],
+    latency: Mapping[str, int],
+    deviations: frozenset[str],
+) -> Iterator[Reordered]:
+    """The orders of :func:`reorderings`, with the retries decided at the failures."""
+    scenario = recording.scenario
     issued = enqueue_steps(scenario)
     spared = _spared(recording, items, issued) if SPARED in deviations else {}
     lagging = bool(latency.get("startLagMs", 0) or latency.get("completionLagMs", 0))
@@ -196,6 +230,7 @@ def _reorder(
     deviation: str,
     profile: str = "",
     delayed: Mapping[str, int] | None = None,
+    decisions: Mapping[str, Mapping[int, int]] | None = None,
 ) -> Reordered:
     played: list[dict[str, Any]] = []
     origin: dict[int, int] = {}
@@ -227,7 +262,8 @@ def _reorder(
     ops = {index: str(step["op"]) for index, step in enumerate(recording.scenario["steps"])}
     scenario = {**dict(recording.scenario), "steps": played}
     return Reordered(scenario, origin, ops, deviation, spared=spared, first=frozenset(first),
-                     profile=profile, delayed=dict(delayed or {}))
+                     profile=profile, delayed=dict(delayed or {}),
+                     decisions=dict(decisions or {}))
 
 
 def _delayed(step: Mapping[str, Any], ref: str, run_at: int) -> dict[str, Any]:
@@ -308,8 +344,12 @@ def _meets_starts(step: Mapping[str, Any]) -> bool:
     )
 
 
-def _play_model(scenario: Mapping[str, Any], profile: str = "") -> Recording:
-    adapter = ModelAdapter(profile)
+def _play_model(
+    scenario: Mapping[str, Any],
+    profile: str = "",
+    decisions: Mapping[str, Mapping[int, int]] | None = None,
+) -> Recording:
+    adapter = ModelAdapter(profile, decisions)
     try:
         return play(adapter, scenario)
     finally:
@@ -325,17 +365,18 @@ def candidates(
     tried: list[Any] = []
     for reordered in reorderings(recording, latency, deviations):
         for _ in range(len(issued) + 1):
-            played = [reordered.profile, reordered.scenario["steps"]]
+            played = [reordered.profile, reordered.decisions, reordered.scenario["steps"]]
             if played in tried:
                 break
             tried.append(played)
-            model = _play_model(reordered.scenario, reordered.profile)
+            model = _play_model(reordered.scenario, reordered.profile, reordered.decisions)
             yield reordered, _numbered(reordered, model)
             delayed = _lagged_calls(recording, reordered, model, issued, latency)
             if not delayed:
                 break
             reordered = _reorder(recording, issued, reordered.spared, reordered.first,
-                                 reordered.deviation, reordered.profile, delayed)
+                                 reordered.deviation, reordered.profile, delayed,
+                                 reordered.decisions)
 
 
 def reordered_expectations(reordered: Reordered) -> dict[str, Any]:
@@ -345,7 +386,8 @@ def reordered_expectations(reordered: Reordered) -> dict[str, Any]:
     Raises:
         ConformanceError: the model's recording cannot be explained (a model bug).
     """
-    return _numbered(reordered, _play_model(reordered.scenario, reordered.profile))
+    return _numbered(reordered, _play_model(reordered.scenario, reordered.profile,
+                                            reordered.decisions))
 
 
 def _numbered(reordered: Reordered, model: Recording) -> dict[str, Any]:
@@ -390,9 +432,14 @@ def check_in_either_order(
         again = check_recording(alternative, recording, handshake)
         if any(verdict.outcome == "fail" for verdict in again):
             continue
-        why = (f"{verdicts[0].detail.split(' (and ')[0]}: cancelAll spared work enqueued at "
-               "its instant" if reordered.deviation else
-               "work started at the instant of a call that names it, before the call (spec §8)")
+        if reordered.deviation:
+            why = (f"{verdicts[0].detail.split(' (and ')[0]}: cancelAll spared work enqueued "
+                   "at its instant")
+        elif reordered.decisions:
+            why = ("retries decided when the implementation says (decidedAt), so work "
+                   "enqueued before may start first (spec §8)")
+        else:
+            why = "work started at the instant of a call that names it, before the call (spec §8)"
         return [attrs.evolve(verdict, detail=verdict.detail or why,
                              deviation=verdict.deviation or reordered.deviation)
                 for verdict in again]
