@@ -84,7 +84,8 @@ class Report:
     def markdown(self) -> str:
         """The report as Markdown (``conformance --report FILE.md``): the adapter, every
         documented deviation it declares with its rule, its text and the fixtures that show
-        it (the evidence), then every fixture's outcome."""
+        it (the evidence), then every fixture's outcome (and for a pass that needed another
+        order of an instant or a deviation, which)."""
         shown = ", ".join(f"`{k}` {v}" for k, v in self.latency.items() if v) or "all 0"
         out = [f"# Conformance of {self.adapter}", "", self.summary() + ".", "",
                f"- features: {', '.join(f'`{f}`' for f in self.features) or '(none)'}",
@@ -109,7 +110,9 @@ class Report:
                        else mine[0].outcome)
             if outcome == "pass" and mine[0].deviation:
                 outcome = f"pass (deviation `{mine[0].deviation}`)"
-            detail = next((v.detail for v in mine if v.outcome != "pass"), "")
+            # A pass says how it passed, when not as the fixture expects: the order or the
+            # deviation it needed.
+            detail = next((v.detail for v in mine if v.outcome != "pass"), mine[0].detail)
             rules = ", ".join(sorted({v.rule for v in mine}, key=_rule_key))
             out.append(f"| `{fixture}` | {mine[0].level} | {rules} | {outcome} | "
                        f"{_cell(detail)} |")
