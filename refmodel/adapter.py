@@ -174,18 +174,24 @@ class ModelAdapter:
     """The model as an in-process adapter: plays scenario steps on a :class:`World`."""
 
     def __init__(
-        self, profile: str | Profile = "", decisions: Mapping[str, Mapping[int, int]] | None = None
+        self,
+        profile: str | Profile = "",
+        decisions: Mapping[str, Mapping[int, int]] | None = None,
+        longer: Mapping[str, Mapping[int, int]] | None = None,
     ) -> None:
         """``profile``: a profile or a profile's name (``refmodel.workpool.profiles.NAMED``) to
         play every scenario under instead of its own, e.g. ``current-bucketed``; ``""``: the
         scenario's.
         ``decisions``: per ref (the ``_ref`` the harness adds to an enqueue's args), per
         failed attempt number, the instant its retry is decided when later than the failure
-        (an implementation's recorded ``decidedAt``; spec section 8).
+        (an implementation's recorded ``decidedAt``; spec section 8). ``longer``: per ref, per
+        attempt number, how many ms longer than declared that attempt of an action runs (an
+        implementation whose end of it lagged past a call; spec section 8).
         """
         self._profile = profile
         self._decisions = {ref: dict(by_attempt) for ref, by_attempt in (decisions or {}).items()}
         self._decided: DecidedAt | None = None
+        self._longer = {ref: dict(by_attempt) for ref, by_attempt in (longer or {}).items()}
         self._world: World | None = None
         self._events: list[TraceEvent] = []
         self._reported = 0
@@ -229,6 +235,7 @@ class ModelAdapter:
     def _declare(self, world: World, name: str, spec: Mapping[str, Any]) -> None:
         kind = spec["kind"]
         invocations = self._invocations
+        longer = self._longer
         if kind == "action":
             attempts = list(spec["attempts"])
 
@@ -236,8 +243,10 @@ class ModelAdapter:
                 key = str(args.get("_ref", ""))  # The harness adds it (see the module doc).
                 invocations[key] = invocations.get(key, 0) + 1
                 attempt = attempts[min(invocations[key], len(attempts)) - 1]
-                if attempt.get("durationMs", 0):
-                    await ctx.sleep(int(attempt["durationMs"]))
+                duration = int(attempt.get("durationMs", 0))
+                duration += longer.get(key, {}).get(invocations[key], 0)
+                if duration:
+                    await ctx.sleep(duration)
                 if attempt.get("hangs"):
                     await _Forever()
                 if "throws" in attempt:
