@@ -116,8 +116,9 @@ DEVIATIONS: dict[str, str] = {
     "finishes it, its status may read running (the component marks it canceled and schedules "
     "its completion, during which the work is neither pending nor gone)",
     "CAN-7/same-instant-enqueue-spared": "cancelAll may leave some of the work enqueued in "
-    "the millisecond of the call, which then runs as if enqueued after it (the component "
-    "selects work by creation time, which has a sub-millisecond part, against its clock)",
+    "the millisecond of the call (by the implementation's clock), which then runs as if "
+    "enqueued after it (the component selects work by creation time, which has a "
+    "sub-millisecond part, against its clock)",
 }
 """The documented deviations of spec section 7 an implementation may declare, by name
 (``<rule>/<what>``): each admits one behaviour its rule otherwise forbids. The model declares

@@ -33,8 +33,9 @@ class Lagging(ModelAdapter):
     between two calls of one instant, before the next call."""
 
     def __init__(self, *, latency: Mapping[str, int], deviations: tuple[str, ...] = (),
-                 eager: bool = False, profile: str | Profile = "") -> None:
-        super().__init__(profile)
+                 eager: bool = False, profile: str | Profile = "",
+                 longer: Mapping[str, Mapping[int, int]] | None = None) -> None:
+        super().__init__(profile, longer=longer)
         self._latency = dict(latency)
         self._deviations = list(deviations)
         self._eager = eager
@@ -170,8 +171,6 @@ def _shift_starts(events: Any, shifts: Mapping[str, int], refs: Any) -> list[dic
 
 
 def _with_events(recording: Any, events: list[dict[str, Any]]) -> Any:
-    import attrs
-
     return attrs.evolve(recording, events=tuple(events))
 
 
@@ -344,3 +343,140 @@ def test_work_enqueued_before_a_late_retry_decision_may_start_first() -> None:
     beyond = run_conformance(looping(1000), [fixture])
     assert not beyond.ok
     assert "item b: outcome" in beyond.failures()[0].detail, beyond.text()
+
+
+class SparesByItsClock(Spares):
+    """Spares, with a clock 1 ms ahead of the recorded one for the last enqueue (its
+    ``enqueued`` event says ``runAt`` 1 ms later), as the current component under convex-test
+    can be."""
+
+    def __init__(self, *, ahead: bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._ahead = ahead
+
+    def advance(self, ms: int) -> dict[str, Any]:
+        answer = super().advance(ms)
+        for event in answer["events"]:
+            if self._ahead and event["kind"] == "enqueued" and event["id"] == self._issued[-1]:
+                event["data"]["runAt"] += 1
+        return answer
+
+
+@checks("CAN-7", "CNF-1")
+def test_a_cancel_all_may_spare_work_of_its_millisecond_by_the_implementations_clock() -> None:
+    """The pool is paused; a is enqueued at 0 ms, b at 0 ms by the recorded clock but at 1 ms
+    by the implementation's (its enqueued runAt); the cancelAll at 1 ms spares b: admitted
+    with the named deviation only when b's own clock puts it in the call's millisecond."""
+    fixture = _fixture([{"op": "enqueue", "pool": "p", "fn": "work", "args": {}, "ref": "a"},
+                        {"op": "configure", "pool": "p", "maxParallelism": 0},
+                        {"op": "enqueue", "pool": "p", "fn": "work", "args": {}, "ref": "b"},
+                        {"op": "advance", "ms": 1},
+                        {"op": "cancelAll", "pool": "p"},
+                        {"op": "advance", "ms": 30}])
+    assert fixture.expect["items"]["b"]["outcome"] == {"kind": "canceled"}
+    declared = ("CAN-7/same-instant-enqueue-spared",)
+    ahead = run_conformance(SparesByItsClock(ahead=True, latency=LAG, deviations=declared),
+                            [fixture])
+    assert ahead.ok, ahead.text()
+    assert {v.deviation for v in ahead.verdicts} == set(declared)
+    on_time = run_conformance(SparesByItsClock(ahead=False, latency=LAG, deviations=declared),
+                              [fixture])
+    assert not on_time.ok
+    assert "item b: outcome" in on_time.failures()[0].detail
+
+
+@checks("CAN-6", "CAN-1", "CNF-1")
+def test_an_attempt_whose_end_lagged_past_a_cancel_may_meet_it_running() -> None:
+    """a fails at 1 ms and would be retried at once (then hang); a cancel at 1 ms and b's
+    enqueue follow. The model ends a's attempt before the call, retries it, and b waits for
+    good. An implementation whose attempt ended 1 ms late meets the cancel with it running,
+    ends a canceled at its failure and runs b: admitted within the completion lag only."""
+    flaky = {"flaky": {"kind": "action", "attempts": [{"durationMs": 1, "throws": "once"},
+                                                      {"durationMs": 1, "hangs": True}]},
+             **WORK}
+    scenario = _one_slot(flaky, [{"op": "enqueue", "pool": "p", "fn": "flaky", "args": {},
+                                  "ref": "a", "options": {"retry": {
+                                      "maxAttempts": 3, "initialBackoffMs": 0, "base": 2}}},
+                                 {"op": "advance", "ms": 1},
+                                 {"op": "cancel", "pool": "p", "ref": "a"},
+                                 {"op": "enqueue", "pool": "p", "fn": "work", "args": {},
+                                  "ref": "b"},
+                                 {"op": "advance", "ms": 300}])
+    fixture = make_fixture(name="late-end", description="An attempt's end lagged.",
+                           rules=["CAN-6"], level="MUST", scenario=scenario)
+    assert fixture.expect["items"]["b"]["outcome"] == {"kind": "pending"}
+    late = {"a": {1: 1}}
+    within = run_conformance(Lagging(latency=LAG, longer=late), [fixture])
+    assert within.ok, within.text()
+    assert "an attempt whose end lagged past a cancel met it running" in \
+        within.verdicts[0].detail
+    strict = run_conformance(Lagging(latency={"startLagMs": 250}, longer=late), [fixture])
+    assert not strict.ok
+
+
+@checks("STS-5", "PAR-2", "CNF-1")
+def test_a_failure_never_reported_may_read_as_awaiting_its_retry() -> None:
+    """a fails at 1 ms with a retry to come; a cancel at 10 ms, a status read, then a pause to
+    the end. The model cancels a and reads finished. An implementation that reports a failure
+    only with its retry decision, which the pause holds for good, reports neither the failure
+    nor the cancel, and reads a as failed once, awaiting its retry: admitted with a lag; a
+    wrong attempt count is not."""
+    flaky = {"flaky": {"kind": "action", "attempts": [{"durationMs": 1, "throws": "once"}]}}
+    scenario = _one_slot(flaky, [{"op": "enqueue", "pool": "p", "fn": "flaky", "args": {},
+                                  "ref": "a", "options": {"retry": True}},
+                                 {"op": "advance", "ms": 10},
+                                 {"op": "cancel", "pool": "p", "ref": "a"},
+                                 {"op": "status", "pool": "p", "ref": "a"},
+                                 {"op": "configure", "pool": "p", "maxParallelism": 0},
+                                 {"op": "advance", "ms": 30}])
+    fixture = make_fixture(name="unreported", description="A failure never reported.",
+                           rules=["STS-5"], level="MUST", scenario=scenario)
+    assert fixture.expect["calls"][2]["status"]["anyOf"] == [{"state": "finished"}]
+    recording = play(ModelAdapter(), scenario)
+    held = [dict(event) for event in recording.events
+            if event["kind"] not in ("retrying", "canceled", "cancel_called")]
+
+    def reading(status: dict[str, Any]) -> Any:
+        calls = [dict(call) for call in recording.calls]
+        calls[3] = {**calls[3], "result": {"status": status}}
+        return attrs.evolve(_with_events(recording, held), calls=tuple(calls))
+
+    awaiting = reading({"state": "pending", "previousAttempts": 1})
+    assert divergences(fixture.expect, awaiting, LAG) == []
+    assert any("status" in d.what for d in divergences(fixture.expect, awaiting, {}))
+    miscounted = reading({"state": "pending", "previousAttempts": 2})
+    assert any("status" in d.what for d in divergences(fixture.expect, miscounted, LAG))
+
+
+class StartsAfterTheInstant(Lagging):
+    """Lagging, whose starts of an instant wait for the next advance that moves the clock:
+    ``advance 0`` does nothing."""
+
+    def advance(self, ms: int) -> dict[str, Any]:
+        if ms == 0:
+            return {"now": self._require().now, "events": []}
+        return super().advance(ms)
+
+
+@checks("CFG-5", "PAR-1", "CNF-1")
+def test_a_start_that_lagged_past_a_new_limit_may_meet_it() -> None:
+    """Two slots: a (it hangs) and b start at 0 ms in the model, before the limit becomes 1.
+    An implementation whose starts lagged past that call starts a alone and b waits for good:
+    admitted with a lag, not without one."""
+    functions = {"stuck": {"kind": "action", "attempts": [{"hangs": True}]}, **WORK}
+    scenario = {"profile": "current", "seed": 0, "pools": {"p": {"maxParallelism": 2}},
+                "functions": functions,
+                "steps": [{"op": "enqueue", "pool": "p", "fn": "stuck", "args": {}, "ref": "a"},
+                          {"op": "enqueue", "pool": "p", "fn": "work", "args": {}, "ref": "b"},
+                          {"op": "advance", "ms": 0},
+                          {"op": "configure", "pool": "p", "maxParallelism": 1},
+                          {"op": "advance", "ms": 30}]}
+    fixture = make_fixture(name="new-limit", description="A start lagged past a new limit.",
+                           rules=["CFG-5"], level="MUST", scenario=scenario)
+    assert fixture.expect["items"]["b"]["outcome"] == {"kind": "succeeded", "result": "ok"}
+    lagging = run_conformance(StartsAfterTheInstant(latency=LAG), [fixture])
+    assert lagging.ok, lagging.text()
+    assert "start lagged past a call" in lagging.verdicts[0].detail
+    strict = run_conformance(StartsAfterTheInstant(latency={}), [fixture])
+    assert not strict.ok
+    assert "item b: outcome" in strict.failures()[0].detail

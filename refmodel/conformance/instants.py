@@ -8,21 +8,26 @@ enqueued finds it still waiting. Other orders are admitted:
   start work the moment it is due, before the next call of the same instant; the call then
   finds the work running, which is as correct;
 - **starts later** (spec §8): work the model starts up to the start and completion lags
-  before a cancel, ``cancelAll`` or pause may not have started yet in the implementation; the
-  call then finds it waiting;
+  before a cancel, ``cancelAll``, pause or new limit may not have started yet in the
+  implementation; the call then finds it waiting;
 - **segments** (spec §8): with an early start of at least 99 ms declared, the model also plays
   the current component's 100 ms segments (``current-bucketed``);
+- **ends later** (spec §8): an attempt the model ended at or before a cancel naming it may
+  still run in the implementation at the call, which then requests its cancel: the model runs
+  it longer, to just after the call, within the completion lag;
 - **retries decided later** (spec §8): an implementation that reports a retry's ``decidedAt``
   later than its failure made the retry eligible at ``decidedAt`` + its delay, so work
   enqueued in between may come first; the model plays those decision instants too;
 - **spared** (the named deviation ``CAN-7/same-instant-enqueue-spared``, spec §7): a
-  ``cancelAll`` that misses some of the work enqueued in its own millisecond; that work then
-  runs as if enqueued after the call.
+  ``cancelAll`` that misses some of the work enqueued in its own millisecond (by the
+  implementation's clock); that work then runs as if enqueued after the call.
 
 A recording outside a fixture's expectations is judged again against the model played in the
 order the recording shows: the same steps, with ``advance 0`` before each call that met a
 start of its instant, the work whose start lagged past a call made due just after it, and
-each ``cancelAll`` that spared work replaced by a cancel of every other item of its pool.
+each ``cancelAll`` that spared work replaced by a cancel of every other item of its pool; the
+model run with the attempts whose end lagged past a cancel made longer, and with the retries
+decided at the recorded instants.
 """
 
 from __future__ import annotations
@@ -80,6 +85,9 @@ class Reordered:
     decisions: Mapping[str, Mapping[int, int]] = attrs.field(factory=dict)
     """Per ref, per failed attempt, the instant the model decides its retry: the
     implementation's ``decidedAt``, where later than the failure."""
+    longer: Mapping[str, Mapping[int, int]] = attrs.field(factory=dict)
+    """Per ref, per attempt, the ms the model runs that attempt longer than declared: an
+    attempt whose end lagged past a call that found it running."""
 
 
 def reorderings(
@@ -178,9 +186,11 @@ def _spared(
         for ref in _issued_before(recording, issued, index, step["pool"]):
             enqueue = issued[ref]
             at = recording.calls[next(i for i, s in enumerate(steps) if s is enqueue)]["t"]
+            seen = items[ref]
+            if at != t and _own_clock(enqueue, seen) == t:
+                at = t  # Enqueued in the call's millisecond by the implementation's clock.
             # Reached by this call, it would have a cancel request (before the next call that
             # names it) or never start.
-            seen = items[ref]
             later = [recording.calls[i]["t"] for i in range(index + 1, len(steps))
                      if _names(steps[i], ref, issued) and _accepted(recording, i)]
             reached = any(kind == "cancel_requested" and (not later or when < later[0])
@@ -189,6 +199,17 @@ def _spared(
                                             or seen["starts"]):
                 spared.setdefault(index, set()).add(ref)
     return spared
+
+
+def _own_clock(enqueue: Mapping[str, Any], seen: Mapping[str, Any]) -> Any:
+    """The implementation's clock at an enqueue given no ``runAt`` or ``runAfter``: the
+    ``runAt`` its ``enqueued`` event reports (it may run 1 ms ahead of the recorded one);
+    ``None`` when unknown."""
+    options = enqueue.get("options") or {}
+    if "runAt" in options or "runAfter" in options:
+        return None
+    return next((data.get("runAt") for _, kind, data in seen["events"] if kind == "enqueued"),
+                None)
 
 
 def _names(step: Mapping[str, Any], ref: str, issued: Mapping[str, Mapping[str, Any]]) -> bool:
@@ -231,6 +252,7 @@ def _reorder(
     profile: str = "",
     delayed: Mapping[str, int] | None = None,
     decisions: Mapping[str, Mapping[int, int]] | None = None,
+    longer: Mapping[str, Mapping[int, int]] | None = None,
 ) -> Reordered:
     played: list[dict[str, Any]] = []
     origin: dict[int, int] = {}
@@ -263,7 +285,7 @@ def _reorder(
     scenario = {**dict(recording.scenario), "steps": played}
     return Reordered(scenario, origin, ops, deviation, spared=spared, first=frozenset(first),
                      profile=profile, delayed=dict(delayed or {}),
-                     decisions=dict(decisions or {}))
+                     decisions=dict(decisions or {}), longer=dict(longer or {}))
 
 
 def _delayed(step: Mapping[str, Any], ref: str, run_at: int) -> dict[str, Any]:
@@ -280,9 +302,10 @@ def _lagged_calls(
     issued: Mapping[str, Mapping[str, Any]],
     latency: Mapping[str, int],
 ) -> dict[str, int]:
-    """The work to make eligible later: work a cancel, ``cancelAll`` or pause names that the
-    implementation had not started at the call, while the model (playing ``reordered``) had
-    started it at most the start and completion lags before. Such work met the call still
+    """The work to make eligible later: work a cancel, ``cancelAll``, pause or new limit
+    names (:func:`_meets_starts`) that the implementation had not started at the call, while
+    the model (playing ``reordered``) had started it at most the start and completion lags
+    before. Such work met the call still
     waiting because its start lagged, as spec §8 allows: it is judged as if it became due
     just after it: its enqueue is given a ``runAt`` 1 ms after the call (the call's next 100 ms
     segment under ``current-bucketed``; a batch holding it is played as one enqueue per item).
@@ -329,6 +352,60 @@ def _lagged_calls(
     return delayed if found else {}
 
 
+def _lagged_ends(
+    recording: Recording,
+    reordered: Reordered,
+    model: Recording,
+    issued: Mapping[str, Mapping[str, Any]],
+    latency: Mapping[str, int],
+) -> dict[str, dict[int, int]]:
+    """The attempts to run longer: an attempt of an action that a cancel or ``cancelAll`` found
+    running in the implementation (it recorded a cancel request for it, not before the call)
+    while the model (playing ``reordered``) had ended it before or at the call. Its end lagged
+    past the call, as spec §8 allows: it is judged as if it ended 1 ms after the call, when
+    that is within the completion lag of the declared end.
+
+    Returns:
+        Per ref, per attempt number, the ms to add to its duration; empty when there is
+        nothing more to lengthen."""
+    lag = latency.get("completionLagMs", 0)
+    items = observe(recording)["items"]
+    model_items = observe(model)["items"]
+    steps = recording.scenario["steps"]
+    longer = {ref: dict(by_attempt) for ref, by_attempt in reordered.longer.items()}
+    found = False
+    for index, step in enumerate(steps):
+        if step["op"] not in ("cancel", "cancelAll") or not _accepted(recording, index):
+            continue
+        t = recording.calls[index]["t"]
+        if step["op"] == "cancel":
+            named = [step["ref"]] if issued[step["ref"]]["pool"] == step["pool"] else []
+        else:
+            named = [ref for ref in _issued_before(recording, issued, index, step["pool"])
+                     if ref not in reordered.spared.get(index, set())]
+        for ref in named:
+            modeled = model_items.get(ref)
+            if modeled is None or issued[ref]["fn"] not in _actions(recording.scenario):
+                continue
+            asked = {int(data["attempt"]) for when, kind, data in items[ref]["events"]
+                     if kind == "cancel_requested" and t <= when <= t + lag
+                     and isinstance(data.get("attempt"), int)}
+            for attempt in sorted(asked):
+                ends = modeled["ends"]
+                if attempt > len(ends) or not t - lag <= ends[attempt - 1] <= t:
+                    continue
+                more = longer.get(ref, {}).get(attempt, 0) + t + 1 - ends[attempt - 1]
+                if longer.get(ref, {}).get(attempt, 0) < more <= lag:
+                    longer.setdefault(ref, {})[attempt] = more
+                    found = True
+    return longer if found else {}
+
+
+def _actions(scenario: Mapping[str, Any]) -> set[str]:
+    """The names of the scenario's declared actions."""
+    return {name for name, spec in scenario["functions"].items() if spec["kind"] == "action"}
+
+
 def _behind(ref: str, issued: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """The refs of the pool of ``ref`` enqueued after it."""
     refs = list(issued)
@@ -338,20 +415,17 @@ def _behind(ref: str, issued: Mapping[str, Mapping[str, Any]]) -> list[str]:
 
 def _meets_starts(step: Mapping[str, Any]) -> bool:
     """Whether a step's effect depends on whether work it names has started: a cancel, a
-    ``cancelAll``, or a configure that pauses its pool (current profile)."""
+    ``cancelAll``, or a configure that sets its pool's limit (a pause, or a limit the running
+    work may fill)."""
     return step["op"] in ("cancel", "cancelAll") or (
-        step["op"] == "configure" and step.get("maxParallelism") == 0
+        step["op"] == "configure" and "maxParallelism" in step
     )
 
 
-def _play_model(
-    scenario: Mapping[str, Any],
-    profile: str = "",
-    decisions: Mapping[str, Mapping[int, int]] | None = None,
-) -> Recording:
-    adapter = ModelAdapter(profile, decisions)
+def _play_model(reordered: Reordered) -> Recording:
+    adapter = ModelAdapter(reordered.profile, reordered.decisions, reordered.longer)
     try:
-        return play(adapter, scenario)
+        return play(adapter, reordered.scenario)
     finally:
         adapter.close()
 
@@ -365,18 +439,23 @@ def candidates(
     tried: list[Any] = []
     for reordered in reorderings(recording, latency, deviations):
         for _ in range(len(issued) + 1):
-            played = [reordered.profile, reordered.decisions, reordered.scenario["steps"]]
+            played = [reordered.profile, reordered.decisions, reordered.longer,
+                      reordered.scenario["steps"]]
             if played in tried:
                 break
             tried.append(played)
-            model = _play_model(reordered.scenario, reordered.profile, reordered.decisions)
+            model = _play_model(reordered)
             yield reordered, _numbered(reordered, model)
             delayed = _lagged_calls(recording, reordered, model, issued, latency)
-            if not delayed:
+            longer = _lagged_ends(recording, reordered, model, issued, latency)
+            if not delayed and not longer:
                 break
-            reordered = _reorder(recording, issued, reordered.spared, reordered.first,
-                                 reordered.deviation, reordered.profile, delayed,
-                                 reordered.decisions)
+            if delayed:
+                reordered = _reorder(recording, issued, reordered.spared, reordered.first,
+                                     reordered.deviation, reordered.profile, delayed,
+                                     reordered.decisions, reordered.longer)
+            if longer:
+                reordered = attrs.evolve(reordered, longer=longer)
 
 
 def reordered_expectations(reordered: Reordered) -> dict[str, Any]:
@@ -386,8 +465,7 @@ def reordered_expectations(reordered: Reordered) -> dict[str, Any]:
     Raises:
         ConformanceError: the model's recording cannot be explained (a model bug).
     """
-    return _numbered(reordered, _play_model(reordered.scenario, reordered.profile,
-                                            reordered.decisions))
+    return _numbered(reordered, _play_model(reordered))
 
 
 def _numbered(reordered: Reordered, model: Recording) -> dict[str, Any]:
@@ -432,15 +510,28 @@ def check_in_either_order(
         again = check_recording(alternative, recording, handshake)
         if any(verdict.outcome == "fail" for verdict in again):
             continue
+        why = _why(reordered)
         if reordered.deviation:
             why = (f"{verdicts[0].detail.split(' (and ')[0]}: cancelAll spared work enqueued "
-                   "at its instant")
-        elif reordered.decisions:
-            why = ("retries decided when the implementation says (decidedAt), so work "
-                   "enqueued before may start first (spec §8)")
-        else:
-            why = "work started at the instant of a call that names it, before the call (spec §8)"
+                   f"at its instant; {why}")
         return [attrs.evolve(verdict, detail=verdict.detail or why,
                              deviation=verdict.deviation or reordered.deviation)
                 for verdict in again]
     return verdicts
+
+
+def _why(reordered: Reordered) -> str:
+    """What the order a recording passed in differs by, for its verdicts' detail."""
+    parts = []
+    if reordered.first:
+        parts.append("work started at the instant of a call that names it, before the call")
+    if reordered.delayed:
+        parts.append("work whose start lagged past a call that names it met it waiting")
+    if reordered.longer:
+        parts.append("an attempt whose end lagged past a cancel met it running")
+    if reordered.decisions:
+        parts.append("retries decided when the implementation says (decidedAt), so work "
+                     "enqueued before may start first")
+    if reordered.profile:
+        parts.append(f"played on the {reordered.profile} profile")
+    return "; ".join(parts or ["the calls and work of an instant in another order"]) + " (spec §8)"

@@ -247,6 +247,8 @@ def divergences(
             allowed = list(call["status"]["anyOf"])
             if lagging:
                 allowed += _history_statuses(items[step["ref"]]["events"], call["t"], profile)
+                allowed += _unreported_failure(expect["items"].get(step["ref"]),
+                                               items.get(step["ref"]), call["t"], profile)
             if CANCELED_READS_RUNNING in deviations and step["ref"] in items:
                 allowed += _canceled_reads_running(step["ref"], items[step["ref"]], call["t"],
                                                    recording)
@@ -944,6 +946,27 @@ def _history_statuses(
     before = [event for event in events if event[0] < t]
     at = [event for event in events if event[0] == t]
     return [_project(before + at[:i], profile) for i in range(len(at) + 1)]
+
+
+def _unreported_failure(
+    expected: Mapping[str, Any] | None, item: Mapping[str, Any] | None, t: int, profile: str
+) -> list[Any]:
+    """The status of an item whose last attempt the implementation never reported ended while
+    the model's attempt failed by ``t`` and was retried: failed and awaiting its retry, which
+    an implementation that reports a failure only with its retry decision (``decidedAt``) may
+    not have reported when the recording ends (its pool paused, spec §8)."""
+    if expected is None or item is None:
+        return []
+    k = len(item["starts"])
+    if k == 0 or len(item["ends"]) >= k or k > len(expected["attempts"]) \
+            or item["starts"][-1] > t:
+        return []
+    ended = (expected["attempts"][k - 1].get("end") or {}).get("modelT")
+    retried = any(retry.get("attempt") == k for retry in expected["retries"])
+    if type(ended) is not int or ended > t or not retried:
+        return []
+    before = [event for event in item["events"] if event[0] <= t]
+    return [_project([*before, (t, "retrying", {})], profile)]
 
 
 def _project(events: Sequence[tuple[int, str, Mapping[str, Any]]], profile: str) -> Any:
