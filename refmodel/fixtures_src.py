@@ -895,6 +895,54 @@ GAPS: list[dict[str, Any]] = [
         ),
     },
     {
+        "name": "can-6-cancel-meets-an-attempt-about-to-fail",
+        "description": "a's first attempt fails at 1 ms with a retry to come, and a cancel of a "
+                       "at 1 ms follows; b is enqueued after it. The model ends the attempt "
+                       "before the call, restarts a (it hangs) and b waits for good; an "
+                       "implementation whose attempt ended after the call meets it running, "
+                       "ends a canceled at the failure and runs b (spec section 8).",
+        "rules": ["CAN-6", "CAN-1"],
+        "level": "MUST",
+        "scenario": scenario(
+            "current", {"p": {"maxParallelism": 1}},
+            {"flaky": action(throws(1, "once"), {"hangs": True}),
+             "work": action(returns(1, "ok"))},
+            [enqueue("a", "flaky", retry={"maxAttempts": 3, "initialBackoffMs": 0, "base": 2}),
+             advance(1), cancel("a"), enqueue("b", "work"), advance(300)],
+        ),
+    },
+    {
+        "name": "cfg-5-new-limit-meets-a-start-of-its-instant",
+        "description": "Three slots: a (it hangs) is enqueued and starts, then b is enqueued "
+                       "and the limit becomes 1, all at 0 ms. The model starts b before the "
+                       "call; an implementation whose start of b lagged past the call (its loop "
+                       "was busy starting a) leaves b waiting for good (spec section 8).",
+        "rules": ["CFG-5", "PAR-1"],
+        "level": "MUST",
+        "scenario": scenario(
+            "current", {"p": {"maxParallelism": 3}},
+            {"stuck": action({"hangs": True}), "work": action(returns(1, "ok"))},
+            [enqueue("a", "stuck"), advance(0), enqueue("b", "work"), advance(0),
+             {"op": "configure", "pool": "p", "maxParallelism": 1}, advance(300)],
+        ),
+    },
+    {
+        "name": "sts-5-status-of-a-failure-held-by-a-pause",
+        "description": "a fails at 1 ms with a retry to come; at 10 ms it is canceled, its "
+                       "status read, and its pool paused for good. The model reads finished; an "
+                       "implementation that handles failures and cancels on its loop's next "
+                       "pass, which the pause holds, reads a as failed once and awaiting its "
+                       "retry (spec section 8).",
+        "rules": ["STS-5", "PAR-2"],
+        "level": "MUST",
+        "scenario": scenario(
+            "current", {"p": {"maxParallelism": 1}},
+            {"flaky": action(throws(1, "once"))},
+            [enqueue("a", "flaky", retry=True), advance(10), cancel("a"), status("a"),
+             {"op": "configure", "pool": "p", "maxParallelism": 0}, advance(300)],
+        ),
+    },
+    {
         "name": "rty-4-non-retryable-then-status",
         "description": "A NonRetryableError ends an item with attempts left, and its status "
                        "reads finished at once.",
