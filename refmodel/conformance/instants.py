@@ -394,7 +394,8 @@ def _lagged_ends(
                 ends = modeled["ends"]
                 if attempt > len(ends) or not t - lag <= ends[attempt - 1] <= t:
                     continue
-                more = longer.get(ref, {}).get(attempt, 0) + t + 1 - ends[attempt - 1]
+                # The model played ``reordered.longer``: its end counts them already.
+                more = reordered.longer.get(ref, {}).get(attempt, 0) + t + 1 - ends[attempt - 1]
                 if longer.get(ref, {}).get(attempt, 0) < more <= lag:
                     longer.setdefault(ref, {})[attempt] = more
                     found = True
