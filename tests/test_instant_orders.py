@@ -18,6 +18,7 @@ from refmodel.checker import CheckOptions, check
 from refmodel.conformance import load_fixture, run_conformance
 from refmodel.conformance.expect import make_fixture
 from refmodel.conformance.files import Fixture
+from refmodel.conformance.instants import divergences_in_either_order
 from refmodel.conformance.play import play
 from refmodel.conformance.verdicts import divergences
 from refmodel.workpool.profiles import CURRENT, Profile
@@ -486,3 +487,40 @@ def test_a_start_that_lagged_past_a_new_limit_may_meet_it() -> None:
     strict = run_conformance(StartsAfterTheInstant(latency={}), [fixture])
     assert not strict.ok
     assert "item b: outcome" in strict.failures()[0].detail
+
+
+@checks("RTY-2", "CAN-1", "CNF-1")
+def test_a_retry_never_decided_before_a_cancel_lets_later_work_start() -> None:
+    """a fails at 1 ms and is retried at once, then hangs; at 9 ms a is canceled and b
+    enqueued. The model restarts a at 1 ms, so the cancel finds it running and b waits for
+    good. An implementation that decides retries on its loop's next pass handles the cancel
+    first: the retry is never decided (decidedAt null), a ends canceled and b runs. Admitted
+    when the cancel came within the completion lag of the failure."""
+    flaky = {"flaky": {"kind": "action", "attempts": [{"durationMs": 1, "throws": "once"},
+                                                      {"durationMs": 1, "hangs": True}]},
+             **WORK}
+
+    def judged(lag: Mapping[str, int]) -> list[Any]:
+        scenario = _one_slot(flaky, [{"op": "enqueue", "pool": "p", "fn": "flaky", "args": {},
+                                      "ref": "a", "options": {"retry": {
+                                          "maxAttempts": 3, "initialBackoffMs": 0, "base": 2}}},
+                                     {"op": "advance", "ms": 9},
+                                     {"op": "cancel", "pool": "p", "ref": "a"},
+                                     {"op": "enqueue", "pool": "p", "fn": "work", "args": {},
+                                      "ref": "b"},
+                                     {"op": "advance", "ms": 300}])
+        fixture = make_fixture(name="undecided", description="A retry never decided.",
+                               rules=["RTY-2"], level="MUST", scenario=scenario)
+        assert fixture.expect["items"]["b"]["outcome"] == {"kind": "pending"}
+        looping = ModelAdapter(CURRENT.evolve(name="current-loop", retries=_OnNextPass(200)))
+        recording = play(looping, scenario)
+        events: list[dict[str, Any]] = []
+        for event in recording.events:
+            events.append(dict(event))
+            if event["kind"] == "retrying":
+                events[-1]["data"] = {**event["data"], "delayMs": None, "retryAt": None,
+                                      "decidedAt": None}
+        return divergences_in_either_order(fixture.expect, _with_events(recording, events), lag)
+
+    assert judged(LAG) == []
+    assert any("item b: outcome" in d.what for d in judged({**LAG, "completionLagMs": 5}))

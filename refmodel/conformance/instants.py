@@ -97,7 +97,7 @@ def reorderings(
     its starts first (no deviation needed), the spared work alone, then both; each again with
     the retries decided when the recording says; none when it shows none of these."""
     items = observe(recording)["items"]
-    decisions = _decisions(items)
+    decisions = _decisions(recording, items, latency)
     for decided in ({}, decisions) if decisions else ({},):
         for reordered in _orders(recording, items, latency, deviations):
             yield attrs.evolve(reordered, decisions=decided) if decided else reordered
@@ -106,13 +106,25 @@ def reorderings(
                            decisions=decided)
 
 
-def _decisions(items: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[int, int]]:
-    """Per ref, per failed attempt number, its retry's ``decidedAt`` where later than the
-    failure."""
+def _decisions(
+    recording: Recording, items: Mapping[str, Mapping[str, Any]], latency: Mapping[str, int]
+) -> dict[str, dict[int, int]]:
+    """Per ref, per failed attempt number, the instant to decide its retry: its ``decidedAt``
+    where later than the failure; for a retry never decided (``decidedAt`` null: a cancel was
+    handled first), 1 ms after the first cancel or ``cancelAll`` naming it at or after the
+    failure, when that is within the completion lag of the failure."""
+    issued = enqueue_steps(recording.scenario)
+    steps = recording.scenario["steps"]
     found: dict[str, dict[int, int]] = {}
     for ref, item in items.items():
         for attempt, retry in enumerate(item["retries"], start=1):
-            decided = retry.get("decidedAt")
+            decided = retry.get("decidedAt", retry["t"])
+            if decided is None and ref in issued:
+                asked = [recording.calls[i]["t"] for i, step in enumerate(steps)
+                         if step["op"] in ("cancel", "cancelAll") and _accepted(recording, i)
+                         and _names(step, ref, issued) and recording.calls[i]["t"] >= retry["t"]]
+                if asked and asked[0] + 1 <= retry["t"] + latency.get("completionLagMs", 0):
+                    decided = asked[0] + 1
             if isinstance(decided, int) and decided > retry["t"]:
                 found.setdefault(ref, {})[attempt] = decided
     return found
