@@ -912,6 +912,23 @@ GAPS: list[dict[str, Any]] = [
         ),
     },
     {
+        "name": "can-1-cancel-before-the-retry-is-decided",
+        "description": "a fails at 1 ms with a retry to come, then hangs; at 9 ms a is canceled "
+                       "and b enqueued. The model restarts a at 1 ms, so the cancel finds it "
+                       "running and b waits for good; an implementation whose loop handles the "
+                       "cancel before it decides the retry (decidedAt null) ends a canceled and "
+                       "runs b (spec section 8).",
+        "rules": ["CAN-1", "RTY-2"],
+        "level": "MUST",
+        "scenario": scenario(
+            "current", {"p": {"maxParallelism": 1}},
+            {"flaky": action(throws(1, "once"), {"hangs": True}),
+             "work": action(returns(1, "ok"))},
+            [enqueue("a", "flaky", retry={"maxAttempts": 3, "initialBackoffMs": 0, "base": 2}),
+             advance(9), cancel("a"), enqueue("b", "work"), advance(300)],
+        ),
+    },
+    {
         "name": "cfg-5-new-limit-meets-a-start-of-its-instant",
         "description": "Three slots: a (it hangs) is enqueued and starts, then b is enqueued "
                        "and the limit becomes 1, all at 0 ms. The model starts b before the "

@@ -543,8 +543,9 @@ def _why(reordered: Reordered) -> str:
     if reordered.longer:
         parts.append("an attempt whose end lagged past a cancel met it running")
     if reordered.decisions:
-        parts.append("retries decided when the implementation says (decidedAt), so work "
-                     "enqueued before may start first")
+        parts.append("retries decided when the implementation decided them (decidedAt; one "
+                     "never decided, after the cancel that came first), so other work may "
+                     "start first")
     if reordered.profile:
         parts.append(f"played on the {reordered.profile} profile")
     return "; ".join(parts or ["the calls and work of an instant in another order"]) + " (spec §8)"
