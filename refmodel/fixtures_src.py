@@ -66,6 +66,20 @@ def scenario(
             "steps": steps}
 
 
+def fails_then_hangs(
+    max_attempts: int, work_ms: int, steps: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """A current-profile scenario with one slot: a fails at 1 ms and is retried at once (up to
+    ``max_attempts``), then hangs; ``steps``; b (``work_ms`` long) is enqueued; 300 ms pass."""
+    retry = {"maxAttempts": max_attempts, "initialBackoffMs": 0, "base": 2}
+    return scenario(
+        "current", {"p": {"maxParallelism": 1}},
+        {"flaky": action(throws(1, "once"), {"hangs": True}),
+         "work": action(returns(work_ms, "ok"))},
+        [enqueue("a", "flaky", retry=retry), *steps, enqueue("b", "work"), advance(300)],
+    )
+
+
 ON_COMPLETE = {"kind": "mutation", "recordsOnComplete": True}
 RETRY_100 = {"maxAttempts": 5, "initialBackoffMs": 100, "base": 2}
 
@@ -886,13 +900,7 @@ GAPS: list[dict[str, Any]] = [
                        "then run first (spec section 8).",
         "rules": ["RTY-2", "ORD-1"],
         "level": "MUST",
-        "scenario": scenario(
-            "current", {"p": {"maxParallelism": 1}},
-            {"flaky": action(throws(1, "once"), {"hangs": True}),
-             "work": action(returns(10, "ok"))},
-            [enqueue("a", "flaky", retry={"maxAttempts": 2, "initialBackoffMs": 0, "base": 2}),
-             advance(9), enqueue("b", "work"), advance(300)],
-        ),
+        "scenario": fails_then_hangs(2, 10, [advance(9)]),
     },
     {
         "name": "can-6-cancel-meets-an-attempt-about-to-fail",
@@ -903,13 +911,7 @@ GAPS: list[dict[str, Any]] = [
                        "ends a canceled at the failure and runs b (spec section 8).",
         "rules": ["CAN-6", "CAN-1"],
         "level": "MUST",
-        "scenario": scenario(
-            "current", {"p": {"maxParallelism": 1}},
-            {"flaky": action(throws(1, "once"), {"hangs": True}),
-             "work": action(returns(1, "ok"))},
-            [enqueue("a", "flaky", retry={"maxAttempts": 3, "initialBackoffMs": 0, "base": 2}),
-             advance(1), cancel("a"), enqueue("b", "work"), advance(300)],
-        ),
+        "scenario": fails_then_hangs(3, 1, [advance(1), cancel("a")]),
     },
     {
         "name": "can-1-cancel-before-the-retry-is-decided",
@@ -920,13 +922,7 @@ GAPS: list[dict[str, Any]] = [
                        "runs b (spec section 8).",
         "rules": ["CAN-1", "RTY-2"],
         "level": "MUST",
-        "scenario": scenario(
-            "current", {"p": {"maxParallelism": 1}},
-            {"flaky": action(throws(1, "once"), {"hangs": True}),
-             "work": action(returns(1, "ok"))},
-            [enqueue("a", "flaky", retry={"maxAttempts": 3, "initialBackoffMs": 0, "base": 2}),
-             advance(9), cancel("a"), enqueue("b", "work"), advance(300)],
-        ),
+        "scenario": fails_then_hangs(3, 1, [advance(9), cancel("a")]),
     },
     {
         "name": "cfg-5-new-limit-meets-a-start-of-its-instant",

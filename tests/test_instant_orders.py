@@ -253,6 +253,24 @@ def _one_slot(functions: dict[str, Any], steps: list[dict[str, Any]]) -> dict[st
             "functions": functions, "steps": steps}
 
 
+FAILS_THEN_HANGS = {"flaky": {"kind": "action",
+                               "attempts": [{"durationMs": 1, "throws": "once"},
+                                            {"durationMs": 1, "hangs": True}]}, **WORK}
+
+
+def _fails_then_hangs(max_attempts: int, steps: list[dict[str, Any]]) -> dict[str, Any]:
+    """One slot: a fails at 1 ms and is retried at once (then hangs); ``steps``; b (10 ms) is
+    enqueued; 300 ms pass."""
+    retry = {"maxAttempts": max_attempts, "initialBackoffMs": 0, "base": 2}
+    return _one_slot(FAILS_THEN_HANGS, [
+        {"op": "enqueue", "pool": "p", "fn": "flaky", "args": {}, "ref": "a",
+         "options": {"retry": retry}},
+        *steps,
+        {"op": "enqueue", "pool": "p", "fn": "work", "args": {}, "ref": "b"},
+        {"op": "advance", "ms": 300},
+    ])
+
+
 @checks("PAR-2", "CNF-1")
 def test_a_pause_to_the_end_may_hold_an_attempts_end_only_with_a_lag() -> None:
     """a runs 0-10 ms and its pool is paused at 5 ms for good: an implementation whose loop
@@ -318,16 +336,7 @@ def test_work_enqueued_before_a_late_retry_decision_may_start_first() -> None:
     restarts a at 1 ms, so b waits forever. An implementation that decides the retry on its
     loop's pass at 200 ms (reporting decidedAt) makes a due at 200 and b, due at 9, runs
     first: admitted when the decision is within the completion lag, not beyond it."""
-    flaky = {"flaky": {"kind": "action", "attempts": [{"durationMs": 1, "throws": "once"},
-                                                      {"durationMs": 1, "hangs": True}]},
-             **WORK}
-    scenario = _one_slot(flaky, [{"op": "enqueue", "pool": "p", "fn": "flaky", "args": {},
-                                  "ref": "a", "options": {"retry": {
-                                      "maxAttempts": 2, "initialBackoffMs": 0, "base": 2}}},
-                                 {"op": "advance", "ms": 9},
-                                 {"op": "enqueue", "pool": "p", "fn": "work", "args": {},
-                                  "ref": "b"},
-                                 {"op": "advance", "ms": 300}])
+    scenario = _fails_then_hangs(2, [{"op": "advance", "ms": 9}])
     fixture = make_fixture(name="late-decision", description="A retry decided late.",
                            rules=["RTY-2"], level="MUST", scenario=scenario)
     assert fixture.expect["items"]["b"]["outcome"] == {"kind": "pending"}
@@ -399,17 +408,8 @@ def test_an_attempt_whose_end_lagged_past_a_cancel_may_meet_it_running(
     and b waits for good. An implementation whose attempt ended 1 ms late meets the cancel
     with it running, ends a canceled at its failure and runs b: admitted within the
     completion lag only (once: a second call meeting it does not make it later still)."""
-    flaky = {"flaky": {"kind": "action", "attempts": [{"durationMs": 1, "throws": "once"},
-                                                      {"durationMs": 1, "hangs": True}]},
-             **WORK}
-    scenario = _one_slot(flaky, [{"op": "enqueue", "pool": "p", "fn": "flaky", "args": {},
-                                  "ref": "a", "options": {"retry": {
-                                      "maxAttempts": 3, "initialBackoffMs": 0, "base": 2}}},
-                                 {"op": "advance", "ms": 1},
-                                 {"op": "cancel", "pool": "p", "ref": "a"}, *also,
-                                 {"op": "enqueue", "pool": "p", "fn": "work", "args": {},
-                                  "ref": "b"},
-                                 {"op": "advance", "ms": 300}])
+    scenario = _fails_then_hangs(3, [{"op": "advance", "ms": 1},
+                                     {"op": "cancel", "pool": "p", "ref": "a"}, *also])
     fixture = make_fixture(name="late-end", description="An attempt's end lagged.",
                            rules=["CAN-6"], level="MUST", scenario=scenario)
     assert fixture.expect["items"]["b"]["outcome"] == {"kind": "pending"}
@@ -497,19 +497,9 @@ def test_a_retry_never_decided_before_a_cancel_lets_later_work_start() -> None:
     good. An implementation that decides retries on its loop's next pass handles the cancel
     first: the retry is never decided (decidedAt null), a ends canceled and b runs. Admitted
     when the cancel came within the completion lag of the failure."""
-    flaky = {"flaky": {"kind": "action", "attempts": [{"durationMs": 1, "throws": "once"},
-                                                      {"durationMs": 1, "hangs": True}]},
-             **WORK}
-
     def judged(lag: Mapping[str, int]) -> list[Any]:
-        scenario = _one_slot(flaky, [{"op": "enqueue", "pool": "p", "fn": "flaky", "args": {},
-                                      "ref": "a", "options": {"retry": {
-                                          "maxAttempts": 3, "initialBackoffMs": 0, "base": 2}}},
-                                     {"op": "advance", "ms": 9},
-                                     {"op": "cancel", "pool": "p", "ref": "a"},
-                                     {"op": "enqueue", "pool": "p", "fn": "work", "args": {},
-                                      "ref": "b"},
-                                     {"op": "advance", "ms": 300}])
+        scenario = _fails_then_hangs(3, [{"op": "advance", "ms": 9},
+                                         {"op": "cancel", "pool": "p", "ref": "a"}])
         fixture = make_fixture(name="undecided", description="A retry never decided.",
                                rules=["RTY-2"], level="MUST", scenario=scenario)
         assert fixture.expect["items"]["b"]["outcome"] == {"kind": "pending"}

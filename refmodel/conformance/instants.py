@@ -224,6 +224,21 @@ def _own_clock(enqueue: Mapping[str, Any], seen: Mapping[str, Any]) -> Any:
                 None)
 
 
+def _named(
+    recording: Recording,
+    issued: Mapping[str, Mapping[str, Any]],
+    index: int,
+    spared: Mapping[int, set[str]],
+) -> list[str]:
+    """The refs the recording's step ``index`` names: a cancel's item (if of its pool), or the
+    work of its pool enqueued before it, less the work a ``cancelAll`` spared."""
+    step = recording.scenario["steps"][index]
+    if step["op"] == "cancel":
+        return [step["ref"]] if issued[step["ref"]]["pool"] == step["pool"] else []
+    return [ref for ref in _issued_before(recording, issued, index, step["pool"])
+            if ref not in spared.get(index, set())]
+
+
 def _names(step: Mapping[str, Any], ref: str, issued: Mapping[str, Mapping[str, Any]]) -> bool:
     """Whether a cancel or cancelAll step names ``ref``."""
     pool = issued[ref]["pool"]
@@ -244,11 +259,7 @@ def _starts_first(
     for index, step in enumerate(recording.scenario["steps"]):
         if step["op"] not in ("cancel", "cancelAll") or not _accepted(recording, index):
             continue
-        if step["op"] == "cancel":
-            named = [step["ref"]] if issued[step["ref"]]["pool"] == step["pool"] else []
-        else:
-            named = [ref for ref in _issued_before(recording, issued, index, step["pool"])
-                     if ref not in spared.get(index, set())]
+        named = _named(recording, issued, index, spared)
         t = recording.calls[index]["t"]
         if any(items[ref]["starts"][:1] == [t] for ref in named):
             first.add(index)
@@ -336,11 +347,7 @@ def _lagged_calls(
             continue
         t = recording.calls[index]["t"]
         op = recording.scenario["steps"][index]["op"]
-        if op == "cancel":
-            named = [step["ref"]] if issued[step["ref"]]["pool"] == step["pool"] else []
-        else:
-            named = [ref for ref in _issued_before(recording, issued, index, step["pool"])
-                     if ref not in reordered.spared.get(index, set())]
+        named = _named(recording, issued, index, reordered.spared)
         for ref in named:
             seen, modeled = items[ref], model_items.get(ref)
             if (seen["starts"][:1] and seen["starts"][0] <= t) or modeled is None \
@@ -390,12 +397,7 @@ def _lagged_ends(
         if step["op"] not in ("cancel", "cancelAll") or not _accepted(recording, index):
             continue
         t = recording.calls[index]["t"]
-        if step["op"] == "cancel":
-            named = [step["ref"]] if issued[step["ref"]]["pool"] == step["pool"] else []
-        else:
-            named = [ref for ref in _issued_before(recording, issued, index, step["pool"])
-                     if ref not in reordered.spared.get(index, set())]
-        for ref in named:
+        for ref in _named(recording, issued, index, reordered.spared):
             modeled = model_items.get(ref)
             if modeled is None or issued[ref]["fn"] not in _actions(recording.scenario):
                 continue
