@@ -44,6 +44,7 @@ from refmodel.conformance.play import Recording, enqueue_steps, observe, play
 from refmodel.conformance.verdicts import (
     Divergence,
     Verdict,
+    cancels_asked,
     check_recording,
     deviations_of,
     divergences,
@@ -91,12 +92,16 @@ class Reordered:
 
 
 def reorderings(
-    recording: Recording, latency: Mapping[str, int], deviations: frozenset[str] = frozenset()
+    recording: Recording,
+    latency: Mapping[str, int],
+    deviations: frozenset[str] = frozenset(),
+    items: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Iterator[Reordered]:
     """The orders other than the model's that ``recording`` may have played its instants in:
     its starts first (no deviation needed), the spared work alone, then both; each again with
-    the retries decided when the recording says; none when it shows none of these."""
-    items = observe(recording)["items"]
+    the retries decided when the recording says; none when it shows none of these.
+    ``items``: the recording's observed items, when already at hand."""
+    items = observe(recording)["items"] if items is None else items
     decisions = _decisions(recording, items, latency)
     for decided in ({}, decisions) if decisions else ({},):
         for reordered in _orders(recording, items, latency, deviations):
@@ -113,16 +118,13 @@ def _decisions(
     where later than the failure; for a retry never decided (``decidedAt`` null: a cancel was
     handled first), 1 ms after the first cancel or ``cancelAll`` naming it at or after the
     failure, when that is within the completion lag of the failure."""
-    issued = enqueue_steps(recording.scenario)
-    steps = recording.scenario["steps"]
+    cancels = cancels_asked(recording)
     found: dict[str, dict[int, int]] = {}
     for ref, item in items.items():
         for attempt, retry in enumerate(item["retries"], start=1):
             decided = retry.get("decidedAt", retry["t"])
-            if decided is None and ref in issued:
-                asked = [recording.calls[i]["t"] for i, step in enumerate(steps)
-                         if step["op"] in ("cancel", "cancelAll") and _accepted(recording, i)
-                         and _names(step, ref, issued) and recording.calls[i]["t"] >= retry["t"]]
+            if decided is None:
+                asked = [when for when in cancels.get(ref, []) if when >= retry["t"]]
                 if asked and asked[0] + 1 <= retry["t"] + latency.get("completionLagMs", 0):
                     decided = asked[0] + 1
             if isinstance(decided, int) and decided > retry["t"]:
@@ -320,6 +322,7 @@ def _delayed(step: Mapping[str, Any], ref: str, run_at: int) -> dict[str, Any]:
 
 def _lagged_calls(
     recording: Recording,
+    items: Mapping[str, Mapping[str, Any]],
     reordered: Reordered,
     model: Recording,
     issued: Mapping[str, Mapping[str, Any]],
@@ -336,7 +339,6 @@ def _lagged_calls(
     Returns:
         Per ref, the ``runAt`` to give it; empty when there is nothing more to delay."""
     lag = latency.get("startLagMs", 0) + latency.get("completionLagMs", 0)
-    items = observe(recording)["items"]
     model_items = observe(model)["items"]
     steps = reordered.scenario["steps"]
     delayed = dict(reordered.delayed)
@@ -373,6 +375,7 @@ def _lagged_calls(
 
 def _lagged_ends(
     recording: Recording,
+    items: Mapping[str, Mapping[str, Any]],
     reordered: Reordered,
     model: Recording,
     issued: Mapping[str, Mapping[str, Any]],
@@ -388,9 +391,9 @@ def _lagged_ends(
         Per ref, per attempt number, the ms to add to its duration; empty when there is
         nothing more to lengthen."""
     lag = latency.get("completionLagMs", 0)
-    items = observe(recording)["items"]
     model_items = observe(model)["items"]
     steps = recording.scenario["steps"]
+    actions = _actions(recording.scenario)
     longer = {ref: dict(by_attempt) for ref, by_attempt in reordered.longer.items()}
     found = False
     for index, step in enumerate(steps):
@@ -399,7 +402,7 @@ def _lagged_ends(
         t = recording.calls[index]["t"]
         for ref in _named(recording, issued, index, reordered.spared):
             modeled = model_items.get(ref)
-            if modeled is None or issued[ref]["fn"] not in _actions(recording.scenario):
+            if modeled is None or issued[ref]["fn"] not in actions:
                 continue
             asked = {int(data["attempt"]) for when, kind, data in items[ref]["events"]
                      if kind == "cancel_requested" and t <= when <= t + lag
@@ -451,8 +454,9 @@ def candidates(
     """Each of :func:`reorderings` with its expectations, then with the cancels that met
     lagged starts played earlier (:func:`_lagged_calls`), until there are none left."""
     issued = enqueue_steps(recording.scenario)
+    items = observe(recording)["items"]
     tried: list[Any] = []
-    for reordered in reorderings(recording, latency, deviations):
+    for reordered in reorderings(recording, latency, deviations, items):
         for _ in range(len(issued) + 1):
             played = [reordered.profile, reordered.decisions, reordered.longer,
                       reordered.scenario["steps"]]
@@ -461,8 +465,8 @@ def candidates(
             tried.append(played)
             model = _play_model(reordered)
             yield reordered, _numbered(reordered, model)
-            delayed = _lagged_calls(recording, reordered, model, issued, latency)
-            longer = _lagged_ends(recording, reordered, model, issued, latency)
+            delayed = _lagged_calls(recording, items, reordered, model, issued, latency)
+            longer = _lagged_ends(recording, items, reordered, model, issued, latency)
             if not delayed and not longer:
                 break
             if delayed:

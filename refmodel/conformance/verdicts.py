@@ -374,7 +374,7 @@ def _check_fifo(
     Starts at the same instant may come in any order; retries are left to the time checks
     (their key depends on when the failure was recorded)."""
     keys = _fifo_keys(recording)
-    asked = _cancels_asked(recording)
+    asked = cancels_asked(recording)
     started = sorted((item["starts"][0], ref) for ref, item in items.items() if item["starts"])
     for began, ref in started:
         item = items[ref]
@@ -435,16 +435,10 @@ def _held_by_pause(
     kind = item["outcome"].get("kind")
     if not (lag or start_lag) or kind not in ("running", "pending"):
         return False
-    pool = item["pool"]
-    paused = None
-    for index, step in enumerate(recording.scenario["steps"]):
-        if (step["op"] != "configure" or step["pool"] != pool or index >= len(recording.calls)
-                or "error" in recording.calls[index]["result"]
-                or "maxParallelism" not in step):
-            continue
-        paused = recording.calls[index]["t"] if step["maxParallelism"] == 0 else None
-    if paused is None:
+    changes = _limits(item["pool"], recording)[1:]
+    if not changes or changes[-1][1] != 0:
         return False
+    paused = changes[-1][0]
     attempts = expected["attempts"]
     k = len(item["starts"])
     if kind == "running":
@@ -468,7 +462,7 @@ def _canceled_before_lagged_start(
         return False
     attempts = expected["attempts"]
     k = len(item["starts"])
-    asked = _cancels_asked(recording).get(ref)
+    asked = cancels_asked(recording).get(ref)
     if not asked or not 0 < k < len(attempts):
         return False
     began = attempts[k]["start"].get("modelT")
@@ -486,7 +480,7 @@ def _canceled_reads_running(
     """With ``STS-5/canceled-reads-running``: the status a canceled item may read from its
     cancel call until its ``canceled`` event, ``{"state": "running", "previousAttempts": n}``
     with ``n`` its attempts ended by then."""
-    asked = _cancels_asked(recording).get(ref)
+    asked = cancels_asked(recording).get(ref)
     ended = [when for when, kind, _ in item["terminals"] if kind == "canceled"]
     if not asked or not ended or not asked[0] <= t <= ended[0]:
         return []
@@ -548,7 +542,7 @@ def _eligibility(
     return max(known)
 
 
-def _cancels_asked(recording: Recording) -> dict[str, list[int]]:
+def cancels_asked(recording: Recording) -> dict[str, list[int]]:
     """Per ref, the instants of the accepted cancels and cancelAlls of its pool that name it,
     in order (a cancelAll names the work its pool issued before it)."""
     asked: dict[str, list[int]] = {}
